@@ -1,0 +1,20 @@
+"""jnn: a functional neural-network toolkit for JAX.
+
+Models are `Layer(init, apply)` pairs of pure functions over parameter pytrees.
+"""
+
+from jnn import activations, initializers, layers
+from jnn._checks import JnnError, JnnTypeError, JnnValueError
+from jnn._types import Layer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "JnnError",
+    "JnnTypeError",
+    "JnnValueError",
+    "Layer",
+    "activations",
+    "initializers",
+    "layers",
+]
