@@ -35,7 +35,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    name: str = "softmax_cross_entropy_int"  # a name from jnn.losses.NAMES
+    name: str = "sparse_softmax_cross_entropy"  # a name from jnn.losses.NAMES
     l1: float = 0.0  # L1 penalty on weights (not biases)
     l2: float = 0.0  # L2 penalty on weights (not biases)
 
