@@ -3,7 +3,19 @@
 Models are `Layer(init, apply)` pairs of pure functions over parameter pytrees.
 """
 
-from jnn import activations, initializers, layers
+from jnn import (
+    activations,
+    config,
+    data,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    penalties,
+    perceptron,
+    train,
+)
 from jnn._checks import JnnError, JnnTypeError, JnnValueError
 from jnn._types import Layer
 
@@ -15,6 +27,14 @@ __all__ = [
     "JnnValueError",
     "Layer",
     "activations",
+    "config",
+    "data",
     "initializers",
     "layers",
+    "losses",
+    "metrics",
+    "models",
+    "penalties",
+    "perceptron",
+    "train",
 ]

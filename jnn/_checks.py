@@ -39,7 +39,8 @@ def message(expected: str, got: str, hint: str | None = None) -> str:
     """Format the body of an error: 'expected X, got Y.[ Hint: Z.]'."""
     text = f"expected {expected}, got {got}."
     if hint:
-        text += f" Hint: {hint.rstrip('.')}."
+        hint = hint.rstrip(".")
+        text += f" Hint: {hint}" + ("" if hint.endswith("?") else ".")
     return text
 
 

@@ -4,8 +4,16 @@ The schema lives here; every field is documented in `configs/*.toml` with its
 intent. Loading, validation and `--set` overrides are below the dataclasses.
 """
 
-from dataclasses import dataclass, field
-from typing import Any
+import math
+import os
+import pathlib
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, NamedTuple
+
+from jnn import _checks, activations, initializers
+from jnn._checks import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,496 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+
+# ---------------------------------------------------------------------------
+# Loading, validation and overrides. Everything below works on plain dicts
+# (`{section: {key: value}}`) and builds the frozen dataclasses at the end.
+
+_SECTIONS: dict[str, type] = {f.name: f.type for f in fields(Config)}
+_KEYS: dict[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in fields(cls)) for name, cls in _SECTIONS.items()
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "data.name": (
+        *("digits", "mnist", "fashion_mnist"),  # real data sets
+        *("xor", "moons", "spirals", "linear"),  # synthetic ones
+    ),
+    "data.normalize": ("none", "scale", "standardize"),
+    "model.kind": ("mlp", "serial"),
+    "model.activation": activations.NAMES,
+    "model.w_init": initializers.NAMES,
+    "model.b_init": initializers.NAMES,
+    "optim.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad"),
+    "optim.schedule": ("constant", "step", "exponential", "cosine"),
+    "train.ragged": ("pad", "drop"),
+    "early_stopping.mode": ("auto", "min", "max"),
+}
+_Rule = tuple[str, Callable[[Any], bool]]
+_POSITIVE: _Rule = ("> 0", lambda v: v > 0)
+_NON_NEGATIVE: _Rule = (">= 0", lambda v: v >= 0)
+_FRACTION: _Rule = ("in [0, 1)", lambda v: 0 <= v < 1)
+_SEED: _Rule = ("in [0, 2**32)", lambda v: 0 <= v < 2**32)  # portable PRNG seed
+_RULES: dict[str, _Rule] = {
+    "data.val_fraction": _FRACTION,
+    "data.test_fraction": _FRACTION,
+    "data.num_samples": _POSITIVE,
+    "data.noise": _NON_NEGATIVE,
+    "data.seed": _SEED,
+    "model.hidden": _POSITIVE,  # checked per element
+    "model.dropout": _FRACTION,
+    "loss.l1": _NON_NEGATIVE,
+    "loss.l2": _NON_NEGATIVE,
+    "optim.lr": _POSITIVE,
+    "optim.momentum": _FRACTION,
+    "optim.b1": _FRACTION,
+    "optim.b2": _FRACTION,
+    "optim.eps": _POSITIVE,
+    "optim.decay": _FRACTION,
+    "optim.weight_decay": _NON_NEGATIVE,
+    "optim.clip_norm": _NON_NEGATIVE,
+    "optim.warmup_steps": _NON_NEGATIVE,
+    "optim.decay_steps": _POSITIVE,
+    "optim.decay_rate": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "optim.final_lr_fraction": ("in [0, 1]", lambda v: 0 <= v <= 1),
+    "train.seed": _SEED,
+    "train.epochs": _POSITIVE,
+    "train.batch_size": _NON_NEGATIVE,
+    "train.eval_batch_size": _POSITIVE,
+    "train.checkpoint_every": _NON_NEGATIVE,
+    "early_stopping.patience": _NON_NEGATIVE,
+    "early_stopping.min_delta": _NON_NEGATIVE,
+}
+
+
+class _Sources(NamedTuple):
+    """Where each value came from: `--set` for overridden keys, else the file."""
+
+    default: str
+    overridden: dict[str, str]
+
+    def of(self, *dotted: str) -> str:
+        for name in dotted:
+            if name in self.overridden:
+                return self.overridden[name]
+        return self.default
+
+
+def load(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
+    """Read a TOML config, apply `section.key=value` overrides, and validate it.
+
+    Missing sections and keys take the dataclass defaults. Override values are
+    parsed as TOML values (`optim.lr=3e-4`, `model.hidden=[64, 32]`); a bare
+    word that is not valid TOML is taken as a string (`train.ragged=drop`).
+
+    Args:
+      path: The TOML file, e.g. "configs/mlp_digits.toml".
+      overrides: `--set`-style strings, applied in order (later ones win).
+
+    Raises:
+      ValueError: if the file is missing or not valid TOML (the message names
+        the line), names an unknown section or key, or holds a bad value.
+      TypeError: if a value has the wrong type (e.g. a string for `optim.lr`).
+    """
+    where = str(path)
+    raw = _read_toml(where)
+    _check_structure(raw, where)
+    overridden = _apply_overrides(raw, overrides, "--set")
+    return _build(raw, _Sources(where, overridden))
+
+
+def from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Config:
+    """Validate a `{section: {key: value}}` mapping and build a `Config`.
+
+    Args:
+      raw: Plain data as `to_dict` returns it; missing entries take defaults.
+      source: Names the origin in error messages.
+
+    Raises:
+      ValueError: on unknown sections or keys, or bad values.
+      TypeError: on values of the wrong type.
+
+    Example:
+      >>> from_dict({"optim": {"lr": 1}}).optim.lr  # int -> float is allowed
+      1.0
+    """
+    _check_structure(_as_table(raw, source), source)
+    return _build(raw, _Sources(source, {}))
+
+
+def replace(cfg: Config, overrides: Sequence[str], source: str = "--set") -> Config:
+    """Return `cfg` with `section.key=value` overrides applied and validated.
+
+    Raises:
+      ValueError: on a malformed override, an unknown key, or a bad value.
+      TypeError: on a value of the wrong type.
+
+    Example:
+      >>> replace(Config(), ["optim.lr=3e-4", "model.hidden=[64, 32]"]).model.hidden
+      (64, 32)
+    """
+    raw = to_dict(cfg)
+    overridden = _apply_overrides(raw, overrides, source)
+    return _build(raw, _Sources(source, overridden))
+
+
+def to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Return `cfg` as plain, TOML/JSON-serialisable data (tuples become lists).
+
+    Example:
+      >>> to_dict(Config())["model"]["hidden"]
+      [128]
+    """
+    return {name: _plain(asdict(getattr(cfg, name))) for name in _SECTIONS}
+
+
+def to_toml(cfg: Config) -> str:
+    """Render `cfg` as TOML that `load` reads back into an equal `Config`.
+
+    Floats are written with `repr`, which round-trips exactly; `model.layers`
+    becomes an array of inline tables.
+
+    Raises:
+      TypeError: if a value (e.g. inside `model.layers`) has no TOML form.
+
+    Example:
+      >>> text = to_toml(replace(Config(), ["optim.lr=3e-4"]))
+      >>> "lr = 0.0003" in text.splitlines()
+      True
+    """
+    lines = ["# Resolved jnn config, written by jnn.config.to_toml."]
+    for name, section in to_dict(cfg).items():
+        lines.append(f"\n[{name}]")
+        lines.extend(f"{key} = {_toml_value(v)}" for key, v in section.items())
+    return "\n".join(lines) + "\n"
+
+
+def save(cfg: Config, path: str | os.PathLike) -> pathlib.Path:
+    """Write `to_toml(cfg)` to `path` (creating its folder) and return the path.
+
+    Raises:
+      TypeError: as `to_toml`.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_toml(cfg), encoding="utf-8")
+    return path
+
+
+# -- reading -----------------------------------------------------------------
+
+
+def _read_toml(where: str) -> dict[str, Any]:
+    try:
+        with open(where, "rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        folder = pathlib.Path(where).parent
+        known = [str(p) for p in sorted(folder.glob("*.toml"))]
+        raise _checks.value_error(
+            where, "an existing TOML file", "no such file", did_you_mean(where, known)
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise _checks.value_error(where, "valid TOML", f"'{error}'") from None
+
+
+def _check_structure(raw: Mapping[str, Any], where: str) -> None:
+    for name, section in raw.items():
+        if name not in _SECTIONS:
+            got = f"[{name}]" if isinstance(section, Mapping) else f"key `{name}`"
+            raise _checks.value_error(
+                where,
+                f"a section in [{', '.join(sorted(_SECTIONS))}]",
+                got,
+                _belongs_hint(name) or did_you_mean(name, list(_SECTIONS)),
+            )
+        _as_table(section, where, f"[{name}]")
+        for key in section:
+            _check_key(name, key, where)
+
+
+def _check_key(section: str, key: str, where: str) -> None:
+    if key in _KEYS[section]:
+        return
+    dotted = [f"{section}.{k}" for k in _KEYS[section]]
+    raise _checks.value_error(
+        where,
+        f"a key of [{section}] in [{', '.join(_KEYS[section])}]",
+        f"`{section}.{key}`",
+        _belongs_hint(key) or did_you_mean(f"{section}.{key}", dotted),
+    )
+
+
+def _belongs_hint(key: str) -> str | None:
+    homes = [name for name, keys in _KEYS.items() if key in keys]
+    if not homes:
+        return None
+    sections = " or ".join(f"[{h}]" for h in homes)
+    uses = " or ".join(f"{h}.{key}" for h in homes)
+    return f"`{key}` belongs in {sections}: use {uses}"
+
+
+def _as_table(value: Any, where: str, name: str = "the config") -> Mapping:
+    if not isinstance(value, Mapping):
+        raise _checks.type_error(where, f"{name} to be a table", _got(value))
+    return value
+
+
+# -- overrides ---------------------------------------------------------------
+
+
+def _apply_overrides(raw: dict, overrides: Sequence[str], source: str) -> dict:
+    """Set each override in `raw` (a fresh dict); return {dotted key: source}."""
+    if isinstance(overrides, str):
+        raise _checks.type_error(
+            source, "a sequence of overrides", _got(overrides), f"use [{overrides!r}]"
+        )
+    overridden = {}
+    for text in overrides:
+        section, key, value = _parse_override(text, source)
+        raw.setdefault(section, {})[key] = value
+        overridden[f"{section}.{key}"] = source
+    return overridden
+
+
+def _parse_override(text: str, source: str) -> tuple[str, str, Any]:
+    if not isinstance(text, str) or "=" not in text:
+        raise _checks.value_error(
+            source, "an override `section.key=value`", _got(text), "e.g. optim.lr=3e-4"
+        )
+    dotted, value = (part.strip() for part in text.split("=", 1))
+    section, _, key = dotted.partition(".")
+    if not section or not key:
+        raise _checks.value_error(
+            source, "a dotted key `section.key` before '='", repr(dotted)
+        )
+    _check_structure({section: {key: None}}, source)
+    return section, key, _parse_value(value, source)
+
+
+def _parse_value(text: str, source: str) -> Any:
+    try:
+        parsed = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word such as `drop` or `data/mnist`
+    if set(parsed) != {"v"}:
+        raise _checks.value_error(source, "a single TOML value", repr(text))
+    return parsed["v"]
+
+
+# -- validation --------------------------------------------------------------
+
+
+def _build(raw: Mapping[str, Any], sources: _Sources) -> Config:
+    sections = {
+        name: _build_section(name, raw.get(name, {}), sources) for name in _SECTIONS
+    }
+    cfg = Config(**sections)
+    _check_relations(cfg, sources)
+    return cfg
+
+
+def _build_section(name: str, section: Mapping[str, Any], sources: _Sources):
+    types = {f.name: f.type for f in fields(_SECTIONS[name])}
+    values = {}
+    for key, value in section.items():
+        dotted = f"{name}.{key}"
+        where = sources.of(dotted)
+        value = _COERCE[types[key]](where, dotted, value)
+        _check_value(where, dotted, value)
+        values[key] = value
+    return _SECTIONS[name](**values)
+
+
+def _check_value(where: str, dotted: str, value: Any) -> None:
+    choices = _loss_names() if dotted == "loss.name" else _CHOICES.get(dotted)
+    if choices is not None:
+        _checks.one_of(where, dotted, value, choices)
+    if dotted not in _RULES:
+        return
+    text, ok = _RULES[dotted]
+    items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+    for i, item in items:
+        if not ok(item):
+            name = dotted if i is None else f"{dotted}[{i}]"
+            raise _checks.value_error(where, f"`{name}` {text}", repr(item))
+
+
+def _loss_names() -> tuple[str, ...]:
+    from jnn import losses  # lazy: jnn.losses imports far more than configs need
+
+    return losses.NAMES
+
+
+def _check_relations(cfg: Config, sources: _Sources) -> None:
+    for check in _RELATIONS:
+        problem = check(cfg)
+        if problem is not None:
+            keys, expected, got, hint = problem
+            raise _checks.value_error(sources.of(*keys), expected, got, hint)
+
+
+def _fractions_sum(cfg: Config):
+    val, test = cfg.data.val_fraction, cfg.data.test_fraction
+    if val + test < 1:
+        return None
+    keys = ("data.val_fraction", "data.test_fraction")
+    expected = "`data.val_fraction` + `data.test_fraction` < 1"
+    return keys, expected, f"{val} + {test}", "the train split would be empty"
+
+
+def _nesterov_momentum(cfg: Config):
+    if not cfg.optim.nesterov or cfg.optim.momentum > 0:
+        return None
+    keys = ("optim.nesterov", "optim.momentum")
+    expected = "`optim.momentum` > 0 when `optim.nesterov` = true"
+    hint = "set optim.momentum=0.9, or optim.nesterov=false"
+    return keys, expected, repr(cfg.optim.momentum), hint
+
+
+def _model_layers(cfg: Config):
+    kind, count = cfg.model.kind, len(cfg.model.layers)
+    keys = ("model.kind", "model.layers")
+    if kind == "serial" and count == 0:
+        hint = 'add layers = [{type = "dense", features = 1}] under [model]'
+        return keys, "a non-empty `model.layers` for kind 'serial'", "[]", hint
+    if kind == "mlp" and count:
+        hint = "set model.kind = 'serial' to use them, or remove model.layers"
+        return keys, "no `model.layers` for kind 'mlp'", f"{count} layer(s)", hint
+    return None
+
+
+def _monitor(cfg: Config):
+    monitor = cfg.early_stopping.monitor
+    keys = ("early_stopping.monitor", "data.val_fraction")
+    if not monitor.startswith(("train_", "val_")):
+        hint = "e.g. val_loss, val_accuracy or train_loss"
+        return keys, "`early_stopping.monitor` as train_* or val_*", repr(monitor), hint
+    # xor's 4 points are train, val and test at once, whatever the fractions.
+    needs_val = cfg.early_stopping.enabled and monitor.startswith("val_")
+    needs_val = needs_val and cfg.data.name != "xor"
+    if needs_val and cfg.data.val_fraction == 0:
+        expected = f"`data.val_fraction` > 0 to monitor {monitor!r}"
+        return keys, expected, "0.0", "hold out data or monitor a train_* metric"
+    return None
+
+
+_RELATIONS = (_fractions_sum, _nesterov_momentum, _model_layers, _monitor)
+
+
+# -- types -------------------------------------------------------------------
+
+
+def _got(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _as_str(where: str, dotted: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _checks.type_error(where, f"`{dotted}` to be a str", _got(value))
+    return value
+
+
+def _as_bool(where: str, dotted: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        hint = "use true or false" if isinstance(value, str | int) else None
+        raise _checks.type_error(where, f"`{dotted}` to be a bool", _got(value), hint)
+    return value
+
+
+def _as_int(where: str, dotted: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _checks.type_error(where, f"`{dotted}` to be an int", _got(value))
+    return value
+
+
+def _as_float(where: str, dotted: str, value: Any) -> float:
+    # int -> float is the one allowed coercion: `lr = 1` clearly means 1.0.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _checks.type_error(where, f"`{dotted}` to be a float", _got(value))
+    if not math.isfinite(value):
+        raise _checks.value_error(where, f"`{dotted}` to be finite", repr(value))
+    return float(value)
+
+
+def _as_list(where: str, dotted: str, value: Any, what: str) -> list:
+    if not isinstance(value, list | tuple):
+        raise _checks.type_error(
+            where, f"`{dotted}` to be an array of {what}", _got(value)
+        )
+    return list(value)
+
+
+def _as_int_tuple(where: str, dotted: str, value: Any) -> tuple[int, ...]:
+    items = _as_list(where, dotted, value, "ints")
+    return tuple(_as_int(where, f"{dotted}[{i}]", v) for i, v in enumerate(items))
+
+
+def _as_layers(where: str, dotted: str, value: Any) -> tuple[dict[str, Any], ...]:
+    items = _as_list(where, dotted, value, 'tables like {type = "dense", ...}')
+    return tuple(_as_layer(where, f"{dotted}[{i}]", v) for i, v in enumerate(items))
+
+
+def _as_layer(where: str, dotted: str, value: Any) -> dict[str, Any]:
+    _as_table(value, where, f"`{dotted}`")
+    if "type" not in value:
+        raise _checks.value_error(
+            where, f"`{dotted}` to have a `type` key", f"keys {sorted(value)}"
+        )
+    _as_str(where, f"{dotted}.type", value["type"])
+    return _plain(dict(value))  # lists, not tuples, so TOML round-trips exactly
+
+
+_COERCE: dict[Any, Callable[[str, str, Any], Any]] = {
+    str: _as_str,
+    bool: _as_bool,
+    int: _as_int,
+    float: _as_float,
+    tuple[int, ...]: _as_int_tuple,
+    tuple[dict[str, Any], ...]: _as_layers,
+}
+
+
+# -- TOML output ---------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    raise _checks.type_error(
+        "to_toml", "a str, bool, number, list or table", _got(value)
+    )
+
+
+def _toml_key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else _toml_string(key)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    def escape(c: str) -> str:
+        if c in _ESCAPES:
+            return _ESCAPES[c]
+        return f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
+
+    return '"' + "".join(escape(c) for c in text) + '"'
