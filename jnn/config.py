@@ -28,17 +28,23 @@ class DataConfig:
     num_samples: int = 1000  # size of synthetic sets (ignored by real data sets)
     noise: float = 0.1  # noise level of synthetic sets
     seed: int = 0  # seed of the split and of synthetic data
+    augment_shift: int = 0  # images: random shift of up to this many pixels; 0 = off
+    augment_flip: bool = False  # images: random left-right flips (not for digits)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "mlp"  # mlp | serial (an explicit list of `layers`)
+    kind: str = "mlp"  # mlp | cnn | resnet | serial (an explicit list of `layers`)
     hidden: tuple[int, ...] = (128,)  # mlp: widths of the hidden layers
     activation: str = "relu"  # mlp: a name from jnn.activations.NAMES
     w_init: str = "he_normal"  # mlp: a name from jnn.initializers.NAMES
     b_init: str = "zeros"  # mlp: bias initializer name
     dropout: float = 0.0  # mlp: drop_rate after each hidden activation
     layers: tuple[dict[str, Any], ...] = ()  # serial: [{type = "dense", ...}, ...]
+    channels: tuple[int, ...] = (32, 64)  # cnn / resnet: channels of each conv stage
+    kernel_size: tuple[int, ...] = (3, 3)  # cnn: conv window; its length = spatial rank
+    batch_norm: bool = False  # cnn: batch norm after each convolution
+    blocks_per_stage: int = 2  # resnet: residual blocks per stage
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
         *("xor", "moons", "spirals", "linear"),  # synthetic ones
     ),
     "data.normalize": ("none", "scale", "standardize"),
-    "model.kind": ("mlp", "serial"),
+    "model.kind": ("mlp", "cnn", "resnet", "serial"),
     "model.activation": activations.NAMES,
     "model.w_init": initializers.NAMES,
     "model.b_init": initializers.NAMES,
@@ -131,8 +137,12 @@ _RULES: dict[str, _Rule] = {
     "data.num_samples": _POSITIVE,
     "data.noise": _NON_NEGATIVE,
     "data.seed": _SEED,
+    "data.augment_shift": _NON_NEGATIVE,
     "model.hidden": _POSITIVE,  # checked per element
     "model.dropout": _FRACTION,
+    "model.channels": _POSITIVE,  # checked per element
+    "model.kernel_size": _POSITIVE,  # checked per element
+    "model.blocks_per_stage": _POSITIVE,
     "loss.l1": _NON_NEGATIVE,
     "loss.l2": _NON_NEGATIVE,
     "optim.lr": _POSITIVE,
@@ -448,9 +458,9 @@ def _model_layers(cfg: Config):
     if kind == "serial" and count == 0:
         hint = 'add layers = [{type = "dense", features = 1}] under [model]'
         return keys, "a non-empty `model.layers` for kind 'serial'", "[]", hint
-    if kind == "mlp" and count:
+    if kind != "serial" and count:
         hint = "set model.kind = 'serial' to use them, or remove model.layers"
-        return keys, "no `model.layers` for kind 'mlp'", f"{count} layer(s)", hint
+        return keys, f"no `model.layers` for kind {kind!r}", f"{count} layer(s)", hint
     return None
 
 

@@ -8,6 +8,7 @@ Fan-in/fan-out follow jax's convention for a dense `weight` of shape
 (F_in, F_out): fan_in = shape[-2], fan_out = shape[-1] (times receptive field).
 """
 
+import inspect
 from collections.abc import Callable
 
 import jax.nn.initializers as jinit
@@ -86,6 +87,24 @@ def orthogonal(scale: float = 1.0) -> Initializer:
     return jinit.orthogonal(scale)
 
 
+def variance_scaling(
+    scale: float, mode: str = "fan_in", distribution: str = "truncated_normal"
+) -> Initializer:
+    """Return samples of variance `scale / n`, n from `mode` (the general form).
+
+    Args:
+      scale: Variance multiplier (2.0 with fan_in is He, 1.0 is LeCun).
+      mode: "fan_in", "fan_out" or "fan_avg".
+      distribution: "truncated_normal", "normal" or "uniform".
+    """
+    where = "initializers.variance_scaling"
+    _checks.finite_float(where, "scale", scale, low=0.0)
+    _checks.one_of(where, "mode", mode, ("fan_in", "fan_out", "fan_avg"))
+    kinds = ("truncated_normal", "normal", "uniform")
+    _checks.one_of(where, "distribution", distribution, kinds)
+    return jinit.variance_scaling(scale, mode, distribution)
+
+
 _FACTORIES: dict[str, Callable[..., Initializer]] = {
     "zeros": zeros,
     "ones": ones,
@@ -103,6 +122,7 @@ _FACTORIES: dict[str, Callable[..., Initializer]] = {
     "lecun_uniform": lecun_uniform,
     "lecun_normal": lecun_normal,
     "orthogonal": orthogonal,
+    "variance_scaling": variance_scaling,
 }
 
 NAMES: tuple[str, ...] = tuple(_FACTORIES)
@@ -113,6 +133,7 @@ def get(name: str, **kwargs) -> Initializer:
 
     Raises:
       ValueError: if `name` is unknown (the message lists the valid names).
+      TypeError: if `kwargs` do not fit that initializer.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -120,4 +141,12 @@ def get(name: str, **kwargs) -> Initializer:
       (2, 3)
     """
     _checks.one_of("initializers.get", "name", name, NAMES)
-    return _FACTORIES[name](**kwargs)
+    factory = _FACTORIES[name]
+    try:
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as error:
+        params = list(inspect.signature(factory).parameters)
+        raise _checks.type_error(
+            "initializers.get", f"arguments of {name!r} among {params}", error
+        ) from None
+    return factory(**kwargs)

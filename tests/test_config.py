@@ -56,13 +56,13 @@ def test_default_config_matches_the_agreed_values():
     data, model, optim, es = cfg.data, cfg.model, cfg.optim, cfg.early_stopping
     assert (data.name, data.normalize, data.seed) == ("digits", "standardize", 0)
     assert (data.val_fraction, data.test_fraction) == (0.1, 0.2)
-    assert (model.kind, model.hidden, model.activation) == ("mlp", (256, 128), "relu")
+    assert (model.kind, model.hidden, model.activation) == ("mlp", (256, 128), "gelu")
     assert (model.w_init, model.dropout) == ("he_normal", 0.2)
-    assert (cfg.loss.name, cfg.loss.l2) == ("sparse_softmax_cross_entropy", 1e-4)
-    assert (optim.name, optim.lr, optim.schedule) == ("adam", 1e-3, "cosine")
-    assert optim.warmup_steps == 0
+    assert (cfg.loss.name, cfg.loss.l2) == ("sparse_softmax_cross_entropy", 0.0)
+    assert (optim.name, optim.lr, optim.schedule) == ("adamw", 1e-3, "cosine")
+    assert (optim.warmup_steps, optim.weight_decay) == (0, 1e-2)
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.ragged) == (60, 64, "pad")
-    assert (es.enabled, es.monitor, es.patience) == (True, "val_loss", 15)
+    assert (es.enabled, es.monitor, es.patience) == (False, "val_loss", 15)
     assert es.restore_best is True
 
 
@@ -243,7 +243,13 @@ MALFORMED = [
     ("[loss]\nl2 = -0.1", V, "`loss.l2` >= 0, got -0.1."),
     ("[data]\nname = 'mnits'", V, "got 'mnits'. Hint: did you mean 'mnist'?"),
     ("[data]\nnormalize = 'standardise'", V, "did you mean 'standardize'?"),
-    ("[model]\nkind = 'cnn'", V, "`model.kind` to be one of ['mlp', 'serial']"),
+    ("[model]\nchannels = [32, 0]", V, "`model.channels[1]` > 0"),
+    ("[data]\naugment_shift = -1", V, "`data.augment_shift` >= 0"),
+    (
+        "[model]\nkind = 'cnnn'",
+        V,
+        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'serial']",
+    ),
     ("[model]\nactivation = 'relux'", V, "did you mean 'relu'?"),
     ("[model]\nw_init = 'he_norml'", V, "did you mean 'he_normal'?"),
     ("[model]\nb_init = 'zero'", V, "`model.b_init` to be one of"),

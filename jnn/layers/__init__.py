@@ -8,6 +8,7 @@ from jnn.layers.combinators import (
     residual,
     serial,
 )
+from jnn.layers.conv import conv, conv_transpose
 from jnn.layers.core import (
     activation,
     dense,
@@ -25,18 +26,29 @@ from jnn.layers.core import (
     tanh,
 )
 from jnn.layers.dropout import dropout
+from jnn.layers.norm import batch_norm, group_norm, layer_norm
+from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 
 __all__ = [
     "activation",
+    "avg_pool",
+    "batch_norm",
     "concatenate",
+    "conv",
+    "conv_transpose",
     "dense",
     "dropout",
     "elu",
     "flatten",
     "gelu",
+    "global_avg_pool",
+    "global_max_pool",
+    "group_norm",
     "identity",
+    "layer_norm",
     "leaky_relu",
     "log_softmax",
+    "max_pool",
     "named",
     "output_spec",
     "parallel",

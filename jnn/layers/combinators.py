@@ -46,21 +46,17 @@ def _check_layers(where: str, layers: Sequence) -> None:
 
 
 def _check_entries(where: str, what: str, tree, expected) -> None:
-    """Raise unless `tree` has one entry per layer (names or a count)."""
+    """Raise unless `tree` has one entry per layer (names, or a count)."""
     if isinstance(expected, list):
         ok = isinstance(tree, dict) and sorted(tree) == sorted(expected)
+        want = f"{what} with keys {sorted(expected)} (one per layer)"
         got = sorted(tree) if isinstance(tree, dict) else type(tree).__name__
     else:
         ok = isinstance(tree, tuple | list) and len(tree) == expected
-        got = (
-            f"{len(tree)} entries"
-            if isinstance(tree, tuple | list)
-            else type(tree).__name__
-        )
+        want = f"{what} with {expected} entr{'y' if expected == 1 else 'ies'} (one per layer)"
+        got = f"{len(tree)}" if isinstance(tree, tuple | list) else type(tree).__name__
     if not ok:
-        raise _checks.value_error(
-            where, f"{what} with {expected} entries (one per layer)", got
-        )
+        raise _checks.value_error(where, want, got)
 
 
 def _chain(where, children, params, state, x, key, train, key_fn):
@@ -185,6 +181,7 @@ def parallel(*layers: Layer) -> Layer:
 
     def apply(params, state, x, *, key=None, train=False):
         _check_entries("parallel", "params", params, len(layers))
+        _check_entries("parallel", "state", state, len(layers))
         outs = [
             _checks.call_child(
                 i, layer.apply, p, s, x, key=_index_key(key, i), train=train
@@ -210,9 +207,17 @@ def concatenate(axis: int = -1) -> Layer:
 
     Raises:
       ValueError: if the inputs differ in rank or in any axis but `axis`.
+      TypeError: if the input is not a tuple or list of arrays.
     """
 
     def check(xs):
+        if not isinstance(xs, tuple | list):
+            raise _checks.type_error(
+                "concatenate",
+                "a tuple or list of arrays",
+                type(xs).__name__,
+                "feed it the outputs of parallel(...)",
+            )
         shapes = [tuple(x.shape) for x in xs]
         ranks = {len(s) for s in shapes}
         rest = {s[:axis] + s[axis:][1:] if axis != -1 else s[:-1] for s in shapes}
@@ -264,6 +269,8 @@ def residual(body: Layer, shortcut: Layer | None = None) -> Layer:
         return params, states
 
     def apply(params, state, x, *, key=None, train=False):
+        _check_entries("residual", "params", params, ["body", "shortcut"])
+        _check_entries("residual", "state", state, ["body", "shortcut"])
         outs, states = {}, {}
         for name, layer in children:
             outs[name], states[name] = _checks.call_child(

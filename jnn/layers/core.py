@@ -1,6 +1,7 @@
 """Basic layers: `dense`, `flatten`, `identity` and activation layers."""
 
 import functools
+import math
 from collections.abc import Callable
 
 import jax
@@ -63,7 +64,7 @@ def dense(
 
     def apply(params, state, x, *, key=None, train=False):
         del key, train  # deterministic layer
-        _check_features(x, params["weight"].shape[0])
+        _check_features(x, params["weight"].shape)
         y = x @ params["weight"]  # (*B, F_in) @ (F_in, F) -> (*B, F)
         if use_bias:
             bias = params["bias"]
@@ -73,13 +74,14 @@ def dense(
     return Layer(init, apply)
 
 
-def _check_features(x, f_in: int) -> None:
+def _check_features(x, weight_shape) -> None:
     _checks.expect_min_rank("dense", x, 1, "(*B, F_in)")
     _checks.expect_floating("dense", "x", x)
-    if x.shape[-1] != f_in:
+    if x.shape[-1] != weight_shape[0]:
         raise _checks.value_error(
             "dense",
-            f"input with {f_in} features on the last axis (weight is ({f_in}, F))",
+            f"input of shape (*B, {weight_shape[0]}) for weight of shape "
+            f"{_checks.fmt_shape(weight_shape)}",
             f"shape {_checks.fmt_shape(x.shape)}",
         )
 
@@ -108,7 +110,8 @@ def flatten() -> Layer:
     def apply(params, state, x, *, key=None, train=False):
         del params, key, train
         _checks.expect_min_rank("flatten", x, 1, "(B, *D)")
-        return x.reshape(x.shape[0], -1), state  # (B, *D) -> (B, prod(D))
+        flat = math.prod(x.shape[1:])  # explicit: reshape(B, -1) fails for B == 0
+        return x.reshape(x.shape[0], flat), state  # (B, *D) -> (B, prod(D))
 
     return Layer(init, apply)
 

@@ -32,6 +32,7 @@ def dropout(drop_rate: float) -> Layer:
 
     Raises:
       ValueError: if `drop_rate` is not in [0, 1), or `train=True` with no key.
+      TypeError: if x is not floating point.
 
     Example:
       >>> import jax.random as jr
@@ -48,6 +49,7 @@ def dropout(drop_rate: float) -> Layer:
 
     def apply(params, state, x, *, key=None, train=False):
         del params
+        _checks.expect_floating("dropout", "x", x)  # an int scale would not rescale
         if not train or drop_rate == 0.0:
             return x, state
         if key is None:

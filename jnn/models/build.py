@@ -5,26 +5,39 @@ from typing import Any
 
 from jnn import _checks, activations, initializers, layers
 from jnn._types import Layer
+from jnn.models.cnn import lenet
 from jnn.models.mlp import mlp
+from jnn.models.resnet import resnet
 
-# `type` names usable in `model.layers`; every activation name is a layer too.
-_LAYER_TYPES = {
-    "dense": layers.dense,
-    "flatten": layers.flatten,
-    "dropout": layers.dropout,
-    "activation": layers.activation,
-    **{
-        name: (lambda n: lambda **kw: layers.activation(n, **kw))(name)
-        for name in activations.NAMES
-    },
-}
+# Layer constructors that take other layers, or are not layers: not `type`s.
+_NOT_TYPES = {"serial", "named", "parallel", "residual", "output_spec"}
+
+
+def _layer_types() -> dict:
+    """`type` names usable in `model.layers`: every leaf layer constructor in
+    `jnn.layers.__all__`, plus each activation name as a layer."""
+    types = {n: getattr(layers, n) for n in layers.__all__ if n not in _NOT_TYPES}
+    for name in activations.NAMES:
+        types.setdefault(name, _activation_layer(name))
+    return types
+
+
+def _activation_layer(name: str):
+    def constructor(**kwargs):
+        return layers.activation(name, **kwargs)
+
+    constructor.__name__ = name
+    return constructor
 
 
 def from_config(cfg, out_features: int) -> Layer:
     """Return the model described by `cfg` (a `jnn.config.ModelConfig`).
 
     `kind = "mlp"` uses `cfg.hidden`, `cfg.activation`, `cfg.w_init`,
-    `cfg.b_init` and `cfg.dropout`, with `out_features` outputs. `kind =
+    `cfg.b_init` and `cfg.dropout`, with `out_features` outputs; `kind = "cnn"`
+    (`jnn.models.lenet`) adds `cfg.channels`, `cfg.kernel_size` and
+    `cfg.batch_norm`; `kind = "resnet"` uses `cfg.channels` and
+    `cfg.blocks_per_stage`. `kind =
     "serial"` builds `cfg.layers` in order: each entry is a table with a `type`
     (e.g. "dense", "relu", "dropout", "flatten") and that constructor's keyword
     arguments (initializers by name, e.g. `w_init = "glorot_uniform"`), plus an
@@ -35,16 +48,9 @@ def from_config(cfg, out_features: int) -> Layer:
         or a duplicate layer name.
       TypeError: for an argument of the wrong kind.
     """
-    if cfg.kind == "mlp":
-        return mlp(
-            cfg.hidden,
-            out_features,
-            act=cfg.activation,
-            w_init=cfg.w_init,
-            b_init=cfg.b_init,
-            drop_rate=cfg.dropout,
-        )
-    _checks.one_of("model", "model.kind", cfg.kind, ("mlp", "serial"))
+    if cfg.kind in _BUILDERS:
+        return _BUILDERS[cfg.kind](cfg, out_features)
+    _checks.one_of("model", "model.kind", cfg.kind, (*_BUILDERS, "serial"))
     if not cfg.layers:
         raise _checks.value_error(
             "model", "a non-empty `model.layers` for kind 'serial'", "[]"
@@ -60,11 +66,40 @@ def from_config(cfg, out_features: int) -> Layer:
     return layers.named(**built)
 
 
+_BUILDERS = {
+    "mlp": lambda cfg, out: mlp(
+        cfg.hidden,
+        out,
+        act=cfg.activation,
+        w_init=cfg.w_init,
+        b_init=cfg.b_init,
+        drop_rate=cfg.dropout,
+    ),
+    "cnn": lambda cfg, out: lenet(
+        out,
+        channels=cfg.channels,
+        hidden=cfg.hidden,
+        kernel_size=cfg.kernel_size,
+        act=cfg.activation,
+        w_init=cfg.w_init,
+        drop_rate=cfg.dropout,
+        use_batch_norm=cfg.batch_norm,
+    ),
+    "resnet": lambda cfg, out: resnet(
+        out,
+        channels=cfg.channels,
+        blocks_per_stage=cfg.blocks_per_stage,
+        act=cfg.activation,
+    ),
+}
+
+
 def _build_entry(where: str, index: int, entry: dict[str, Any]) -> tuple[str, Layer]:
     kind = entry.pop("type", None)
-    _checks.one_of(where, f"{where}.type", kind, tuple(_LAYER_TYPES))
+    types = _layer_types()
+    _checks.one_of(where, f"{where}.type", kind, tuple(types))
     name = entry.pop("name", f"{kind}_{index}")
-    constructor = _LAYER_TYPES[kind]
+    constructor = types[kind]
     kwargs = {k: _resolve(where, k, v) for k, v in entry.items()}
     _check_arguments(where, constructor, kwargs)
     try:
@@ -74,7 +109,10 @@ def _build_entry(where: str, index: int, entry: dict[str, Any]) -> tuple[str, La
 
 
 def _resolve(where: str, name: str, value: Any) -> Any:
-    """Turn initializer names (`*_init = "he_normal"`) into initializers."""
+    """Turn initializer names (`*_init = "he_normal"`) into initializers and
+    TOML arrays into tuples (`kernel_size = [3, 3]`)."""
+    if isinstance(value, list):
+        return tuple(value)
     if name.endswith("_init") and isinstance(value, str):
         _checks.one_of(where, f"{where}.{name}", value, initializers.NAMES)
         return initializers.get(value)

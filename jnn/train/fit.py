@@ -68,6 +68,7 @@ def _options(cfg: Config, run: setup.Setup) -> loop.LoopOptions:
         eval_batch_size=run.eval_batch_size,
         seed=cfg.train.seed,
         early_stopping=es if es.enabled else None,
+        schedule=run.schedule,
     )
 
 
@@ -85,7 +86,9 @@ def _summary(result: loop.LoopResult, test: dict, seconds: float) -> dict:
 def _format(record: dict, epochs: int) -> str:
     parts = [f"epoch {record['epoch']:>3}/{epochs}"]
     for name, value in record.items():
-        if name not in ("epoch", "step", "time_s"):
+        if name == "lr":
+            parts.append(f"lr {value:.2e}")
+        elif name not in ("epoch", "step", "time_s"):
             parts.append(f"{name} {value:.4f}")
     parts.append(f"{record['time_s']:.2f}s")
     return "  ".join(parts)

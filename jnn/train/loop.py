@@ -24,6 +24,7 @@ class LoopOptions(NamedTuple):
     eval_batch_size: int
     seed: int
     early_stopping: object | None  # EarlyStoppingConfig, or None when disabled
+    schedule: Callable[[int], float] | None = None  # step -> lr, for the log
 
 
 class LoopResult(NamedTuple):
@@ -93,6 +94,8 @@ def train(
         record |= {
             f"val_{k}": v for k, v in eval_split(ts.params, ts.state, "val").items()
         }
+        if options.schedule is not None:
+            record["lr"] = float(options.schedule(int(ts.step) - 1))  # lr of last step
         record["time_s"] = time.perf_counter() - start
         history.append(record)
         if es:

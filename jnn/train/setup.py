@@ -12,6 +12,7 @@ import optax
 from jnn import _checks, data, losses, metrics, models, penalties
 from jnn._types import Layer
 from jnn.config import Config
+from jnn.data import augment
 from jnn.layers import output_spec
 from jnn.train import batches, optim
 from jnn.train.state import TrainState, create
@@ -24,9 +25,11 @@ class Setup(NamedTuple):
     loss_fn: object  # per-example loss
     metrics: dict  # name -> per-example metric
     optimizer: optax.GradientTransformation
+    schedule: optax.Schedule  # step -> learning rate
     batch_size: int  # resolved (0 = full batch becomes the split size)
     steps_per_epoch: int
     eval_batch_size: int
+    augment: object  # augment(key, x) -> x inside the step, or None
 
 
 def build(cfg: Config) -> Setup:
@@ -42,9 +45,11 @@ def build(cfg: Config) -> Setup:
         loss_fn=losses.get(cfg.loss.name),
         metrics=_metrics(cfg),
         optimizer=optim.build(cfg.optim, steps * cfg.train.epochs),
+        schedule=optim.schedule(cfg.optim, steps * cfg.train.epochs),
         batch_size=batch_size,
         steps_per_epoch=steps,
         eval_batch_size=min(cfg.train.eval_batch_size, largest),
+        augment=_augment(cfg, splits),
     )
 
 
@@ -57,6 +62,17 @@ def _out_features(splits: data.Splits, cfg: Config) -> int:
             "setup", "regression targets of shape (N, F)", f"shape {y.shape}"
         )
     return y.shape[1]
+
+
+def _augment(cfg: Config, splits: data.Splits):
+    fn = augment.make(cfg.data.augment_shift, cfg.data.augment_flip)
+    if fn is not None and splits.train.x.ndim != 4:
+        raise _checks.value_error(
+            "setup",
+            "image data (N, H, W, C) for `data.augment_shift` / `data.augment_flip`",
+            f"shape {_checks.fmt_shape(splits.train.x.shape)}",
+        )
+    return fn
 
 
 def _metrics(cfg: Config) -> dict:
@@ -102,6 +118,7 @@ def jitted_steps(setup: Setup, cfg: Config):
         setup.optimizer,
         penalty=_penalty(cfg),
         metrics=setup.metrics,
+        augment=setup.augment,
     )
     eval_step = make_eval_step(setup.model, setup.loss_fn, setup.metrics)
     return jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)

@@ -39,6 +39,7 @@ def make_train_step(
     *,
     penalty: Penalty | None = None,
     metrics: Mapping[str, MetricFn] | None = None,
+    augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
     """Build a pure training step; jit it once (donating the state) and call it.
 
@@ -51,6 +52,8 @@ def make_train_step(
       optimizer: An optax `GradientTransformation`.
       penalty: Optional regulariser `penalty(params) -> scalar`.
       metrics: Optional per-example metrics, reported as masked means.
+      augment: Optional `augment(key, x) -> x` run on the batch inside the
+        step (see `jnn.data.augment`), with a key derived from the step.
 
     Returns:
       `step(train_state, batch) -> (train_state, metrics)` where metrics holds
@@ -80,6 +83,8 @@ def make_train_step(
 
     def step(ts: TrainState, batch: Batch):
         step_key = jax.random.fold_in(ts.key, ts.step)
+        if augment is not None:
+            batch = batch._replace(x=augment(jax.random.fold_in(step_key, 1), batch.x))
         grad_fn = jax.value_and_grad(objective, has_aux=True)
         (total, (new_state, out, data_loss)), grads = grad_fn(
             ts.params, ts.state, batch, step_key

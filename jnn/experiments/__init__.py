@@ -1,0 +1,1 @@
+"""Measured experiments behind the scripts (importable, so tests can run them small)."""

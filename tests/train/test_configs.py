@@ -1,0 +1,52 @@
+"""Every shipped config loads, builds and trains a CI-sized run."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jnn import config as config_lib
+from jnn import data
+from jnn.train import fit
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = sorted(CONFIG_DIR.glob("*.toml"))
+
+
+def _short(cfg, epochs=1):
+    return replace(cfg, train=replace(cfg.train, epochs=epochs))
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if "mnist" not in p.name], ids=str)
+def test_config_trains_one_epoch(path):
+    cfg = _short(config_lib.load(path))
+    result = fit(cfg, log=None)
+    assert len(result.history) == 1
+    assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_xor_config_learns_xor():
+    cfg = config_lib.load(CONFIG_DIR / "xor_mlp.toml")
+    assert fit(cfg, log=None).test["accuracy"] == 1.0
+
+
+def _fake_mnist(directory: Path, rng) -> None:
+    for split, n in (("train", 120), ("t10k", 40)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = np.arange(n, dtype=np.uint8) % 10
+        data.write_idx(directory / f"{split}-images-idx3-ubyte.gz", images)
+        data.write_idx(directory / f"{split}-labels-idx1-ubyte.gz", labels)
+
+
+@pytest.mark.parametrize("name", ["cnn_mnist.toml", "mnist_mlp.toml"])
+def test_mnist_configs_run_on_generated_idx_files(tmp_path, name):
+    _fake_mnist(tmp_path, np.random.default_rng(0))
+    overrides = [
+        f'data.dir="{tmp_path.as_posix()}"',
+        "train.batch_size=32",
+        "optim.warmup_steps=0",  # 1 epoch of 4 steps is shorter than the warmup
+    ]
+    cfg = _short(config_lib.load(CONFIG_DIR / name, overrides))
+    result = fit(cfg, log=None)
+    assert result.test and 0.0 <= result.test["accuracy"] <= 1.0
