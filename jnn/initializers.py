@@ -84,7 +84,14 @@ def lecun_normal() -> Initializer:
 def orthogonal(scale: float = 1.0) -> Initializer:
     """Return a (semi-)orthogonal matrix times `scale` (good for recurrent weights)."""
     _checks.finite_float("initializers.orthogonal", "scale", scale, low=0.0)
-    return jinit.orthogonal(scale)
+    base = jinit.orthogonal(scale)
+
+    def init(key, shape, dtype=jnp.float32):
+        # QR has no float16/bfloat16 kernel on CPU: compute wide, then cast.
+        wide = dtype if jnp.finfo(dtype).bits >= 32 else jnp.float32
+        return base(key, shape, wide).astype(dtype)
+
+    return init
 
 
 def variance_scaling(

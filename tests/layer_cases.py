@@ -26,6 +26,8 @@ SNAPSHOT_DIR = pathlib.Path(__file__).parent / "snapshots" / "params"
 # Names in `jnn.layers.__all__` that are not layer constructors, with why.
 IGNORED = {
     "output_spec",  # helper: output spec of a layer via jax.eval_shape
+    "Cell",  # the cell type; cells are covered through the rnn cases
+    "unroll",  # functional helper under rnn, not a Layer
 }
 
 
@@ -185,6 +187,84 @@ def _norm_cases() -> tuple[Case, ...]:
     )
 
 
+def _padded_sequences(rng):
+    # (B, T, F) = (2, 5, 3) with lengths (5, 2): the second sequence is padded.
+    x = jnp.asarray(rng.standard_normal((2, 5, 3)), jnp.float32)
+    return x, jnp.array([5, 2], jnp.int32)
+
+
+def _token_ids(rng):
+    return jnp.asarray(rng.integers(0, 10, (2, 5)), jnp.int32)
+
+
+def _recurrent_cases() -> tuple[Case, ...]:
+    # F = 3 != H = 4 so a transposed kernel cannot pass. Int inputs (lengths,
+    # token ids) have no gradient: those cases are not differentiable.
+    seq = {"x_shape": (2, 5, 3)}
+    masked = {"make_x": _padded_sequences, "differentiable": False}
+    return (
+        Case(
+            "rnn", lambda: layers.rnn(layers.lstm_cell(4)), covers=("lstm_cell",), **seq
+        ),
+        Case(
+            "rnn_simple_last",
+            lambda: layers.rnn(layers.simple_rnn_cell(4), return_sequences=False),
+            covers=("rnn", "simple_rnn_cell"),
+            **seq,
+        ),
+        Case(
+            "rnn_gru_reverse",
+            lambda: layers.rnn(layers.gru_cell(4), reverse=True),
+            covers=("rnn", "gru_cell"),
+            **seq,
+        ),
+        Case(
+            "rnn_masked_reverse",
+            lambda: layers.rnn(layers.lstm_cell(4), reverse=True),
+            covers=("rnn", "lstm_cell"),
+            **masked,
+        ),
+        Case(
+            "bidirectional",
+            lambda: layers.bidirectional(layers.gru_cell(4)),
+            covers=("gru_cell",),
+            **seq,
+        ),
+        Case(
+            "bidirectional_masked_last",
+            lambda: layers.bidirectional(
+                layers.lstm_cell(4), layers.gru_cell(2), return_sequences=False
+            ),
+            covers=("bidirectional", "lstm_cell", "gru_cell"),
+            **masked,
+        ),
+        Case(
+            "serial_rnn_masked",
+            lambda: layers.serial(
+                layers.rnn(layers.lstm_cell(4)),
+                layers.rnn(layers.gru_cell(2), return_sequences=False),
+            ),
+            covers=("serial", "rnn", "lstm_cell", "gru_cell"),
+            **masked,
+        ),
+        Case(
+            "embedding",
+            lambda: layers.embedding(10, 4),
+            make_x=_token_ids,
+            differentiable=False,
+        ),
+        Case(
+            "embedding_rnn",
+            lambda: layers.serial(
+                layers.embedding(10, 3), layers.rnn(layers.gru_cell(4))
+            ),
+            make_x=_token_ids,
+            differentiable=False,
+            covers=("serial", "embedding", "rnn", "gru_cell"),
+        ),
+    )
+
+
 LAYER_CASES: tuple[Case, ...] = (
     Case("dense", lambda: layers.dense(4)),
     Case("dense_no_bias", lambda: layers.dense(4, use_bias=False), covers=("dense",)),
@@ -194,6 +274,7 @@ LAYER_CASES: tuple[Case, ...] = (
     *_combinator_cases(),
     *_spatial_cases(),
     *_norm_cases(),
+    *_recurrent_cases(),
 )
 
 CASES_BY_NAME: dict[str, Case] = {case.name: case for case in LAYER_CASES}

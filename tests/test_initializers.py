@@ -204,3 +204,9 @@ def test_bad_factory_arguments_raise(factory, arg, error, match):
 def test_get_with_wrong_arguments_raises():
     with pytest.raises(TypeError, match=r"arguments of 'zeros' among \[\]"):
         initializers.get("zeros", value=1)
+
+
+def test_orthogonal_in_bfloat16():
+    w = initializers.orthogonal()(jr.key(0), (8, 8), jnp.bfloat16)
+    assert w.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(w.T @ w, np.float32), np.eye(8), atol=0.05)

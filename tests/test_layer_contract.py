@@ -202,14 +202,30 @@ def test_deterministic_layer_ignores_key(case):
     assert_trees_close(with_key, b.out, rtol=0, atol=0)
 
 
+def split_floats(tree):
+    """Return (floating leaves, rebuild): grads skip int leaves (lengths, ids)."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    is_float = [jnp.issubdtype(a.dtype, jnp.floating) for a in leaves]
+
+    def rebuild(floats):
+        it = iter(floats)
+        return treedef.unflatten(
+            [next(it) if f else a for a, f in zip(leaves, is_float, strict=True)]
+        )
+
+    return [a for a, f in zip(leaves, is_float, strict=True) if f], rebuild
+
+
 @by_case
 def test_grads_are_finite(case):
     b = built(case)
+    x_floats, rebuild = split_floats(b.x)
 
-    def loss(p, x):
-        return float_leaves_sum(run(case, b.layer, p, b.state, x, jr.key(1))[0])
+    def loss(p, xf):
+        y = run(case, b.layer, p, b.state, rebuild(xf), jr.key(1))[0]
+        return float_leaves_sum(y)
 
-    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(b.params, b.x)
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(b.params, x_floats)
     for leaf in jax.tree_util.tree_leaves(grads):
         assert np.all(np.isfinite(np.asarray(leaf)))
 

@@ -1,5 +1,6 @@
 """Layers and combinators. Every name here returns a `jnn.Layer`."""
 
+from jnn.layers.cells import Cell, gru_cell, lstm_cell, simple_rnn_cell
 from jnn.layers.combinators import (
     concatenate,
     named,
@@ -26,38 +27,48 @@ from jnn.layers.core import (
     tanh,
 )
 from jnn.layers.dropout import dropout
+from jnn.layers.embed import embedding
 from jnn.layers.norm import batch_norm, group_norm, layer_norm
 from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from jnn.layers.recurrent import bidirectional, rnn, unroll
 
 __all__ = [
+    "Cell",
     "activation",
     "avg_pool",
     "batch_norm",
+    "bidirectional",
     "concatenate",
     "conv",
     "conv_transpose",
     "dense",
     "dropout",
     "elu",
+    "embedding",
     "flatten",
     "gelu",
     "global_avg_pool",
     "global_max_pool",
     "group_norm",
+    "gru_cell",
     "identity",
     "layer_norm",
     "leaky_relu",
     "log_softmax",
+    "lstm_cell",
     "max_pool",
     "named",
     "output_spec",
     "parallel",
     "relu",
     "residual",
+    "rnn",
     "serial",
     "sigmoid",
+    "simple_rnn_cell",
     "softmax",
     "softplus",
     "step",
     "tanh",
+    "unroll",
 ]

@@ -9,8 +9,13 @@ from jnn.models.cnn import lenet
 from jnn.models.mlp import mlp
 from jnn.models.resnet import resnet
 
-# Layer constructors that take other layers, or are not layers: not `type`s.
-_NOT_TYPES = {"serial", "named", "parallel", "residual", "output_spec"}
+# Names in jnn.layers that take other layers or cells, or are not layer
+# constructors: not usable as a `type` in model.layers.
+_NOT_TYPES = {
+    *("serial", "named", "parallel", "residual", "output_spec"),
+    *("Cell", "unroll", "rnn", "bidirectional"),
+    *("simple_rnn_cell", "lstm_cell", "gru_cell"),
+}
 
 
 def _layer_types() -> dict:
