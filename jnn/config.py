@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NamedTuple
 
-from jnn import _checks, activations, initializers
+from jnn import _checks, _toml, activations, initializers
 from jnn._checks import did_you_mean
 
 
@@ -245,7 +245,7 @@ def to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
       >>> to_dict(Config())["model"]["hidden"]
       [128]
     """
-    return {name: _plain(asdict(getattr(cfg, name))) for name in _SECTIONS}
+    return {name: _toml.plain(asdict(getattr(cfg, name))) for name in _SECTIONS}
 
 
 def to_toml(cfg: Config) -> str:
@@ -265,7 +265,7 @@ def to_toml(cfg: Config) -> str:
     lines = ["# Resolved jnn config, written by jnn.config.to_toml."]
     for name, section in to_dict(cfg).items():
         lines.append(f"\n[{name}]")
-        lines.extend(f"{key} = {_toml_value(v)}" for key, v in section.items())
+        lines.extend(f"{key} = {_toml.value(v)}" for key, v in section.items())
     return "\n".join(lines) + "\n"
 
 
@@ -542,7 +542,7 @@ def _as_layer(where: str, dotted: str, value: Any) -> dict[str, Any]:
             where, f"`{dotted}` to have a `type` key", f"keys {sorted(value)}"
         )
     _as_str(where, f"{dotted}.type", value["type"])
-    return _plain(dict(value))  # lists, not tuples, so TOML round-trips exactly
+    return _toml.plain(dict(value))  # lists, not tuples, so TOML round-trips exactly
 
 
 _COERCE: dict[Any, Callable[[str, str, Any], Any]] = {
@@ -553,48 +553,3 @@ _COERCE: dict[Any, Callable[[str, str, Any], Any]] = {
     tuple[int, ...]: _as_int_tuple,
     tuple[dict[str, Any], ...]: _as_layers,
 }
-
-
-# -- TOML output ---------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        pairs = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{" + ", ".join(pairs) + "}"
-    raise _checks.type_error(
-        "to_toml", "a str, bool, number, list or table", _got(value)
-    )
-
-
-def _toml_key(key: str) -> str:
-    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
-    return key if bare else _toml_string(key)
-
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _toml_string(text: str) -> str:
-    def escape(c: str) -> str:
-        if c in _ESCAPES:
-            return _ESCAPES[c]
-        return f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
-
-    return '"' + "".join(escape(c) for c in text) + '"'

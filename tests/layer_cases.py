@@ -147,6 +147,13 @@ def _dropout_cases() -> tuple[Case, ...]:
             covers=("serial", "dropout"),
             **train,
         ),
+        # (4, 2, 2, 4): 16 (example, channel) coin flips, as above.
+        Case(
+            "spatial_dropout",
+            lambda: layers.spatial_dropout(0.5),
+            x_shape=(4, 2, 2, 4),
+            **train,
+        ),
     )
 
 

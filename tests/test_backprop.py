@@ -20,13 +20,6 @@ from jnn.layers import dense, named, sigmoid
 B, F, H, OUT = 3, 4, 5, 2  # batch, inputs, hidden units, outputs
 
 
-@pytest.fixture
-def x64():
-    """Enable float64 for one test; the context manager restores the flag."""
-    with jax.enable_x64(True):
-        yield
-
-
 def _model(dtype):
     return named(
         hidden=dense(H, param_dtype=dtype),

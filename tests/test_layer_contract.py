@@ -22,6 +22,8 @@ import pytest
 
 import jnn
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 
 def _load_cases():
     # tests/ is not a package and pytest runs with --import-mode=importlib.
@@ -65,20 +67,6 @@ def case_id(case):
 
 
 by_case = pytest.mark.parametrize("case", CASES, ids=case_id)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    """Skip most XLA optimisations in this module, then restore the flag.
-
-    Nearly all the time here is compiling tiny programs (threefry above all),
-    not running them; unoptimised compiles are ~2x faster and the contract
-    checks are about semantics (shapes, dtypes, jit == eager), not speed.
-    """
-    previous = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
 
 
 def spec_of(x):

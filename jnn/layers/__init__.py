@@ -26,7 +26,7 @@ from jnn.layers.core import (
     step,
     tanh,
 )
-from jnn.layers.dropout import dropout
+from jnn.layers.dropout import dropout, spatial_dropout
 from jnn.layers.embed import embedding
 from jnn.layers.norm import batch_norm, group_norm, layer_norm
 from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
@@ -68,6 +68,7 @@ __all__ = [
     "simple_rnn_cell",
     "softmax",
     "softplus",
+    "spatial_dropout",
     "step",
     "tanh",
     "unroll",

@@ -12,28 +12,12 @@ from jnn import initializers
 from jnn.layers.cells import Cell, gru_cell, lstm_cell, simple_rnn_cell
 from jnn.layers.recurrent import unroll
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 B, F, H = 2, 3, 4  # F != H so a transposed kernel cannot pass by accident
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 MAKERS = {"rnn": simple_rnn_cell, "lstm": lstm_cell, "gru": gru_cell}
 KINDS = sorted(GATES)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    """Skip most XLA optimisations here (tiny programs: compiling dominates)."""
-    previous = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
-
-
-@pytest.fixture
-def x64():
-    """Enable float64 for one test and restore the previous flag afterwards."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 def leaves(tree):

@@ -15,25 +15,9 @@ import pytest
 from jnn import layers
 from jnn.layers.conv import conv, conv_transpose
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 F64 = {"param_dtype": jnp.float64}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    """Compile without most XLA optimisations here: tiny programs, values only."""
-    previous = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
-
-
-@pytest.fixture
-def x64():
-    """Enable float64 for one test and restore the previous flag afterwards."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 def spec(shape, dtype=jnp.float32):

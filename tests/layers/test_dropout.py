@@ -146,3 +146,26 @@ def test_train_without_key_inside_combinator_names_path(wrap, where):
 def test_dropout_rejects_integer_input():
     with pytest.raises(TypeError, match="dropout: expected `x` with a floating dtype"):
         layers.dropout(0.3).apply({}, {}, jnp.arange(1, 7), key=jr.key(0), train=True)
+
+
+def test_spatial_dropout_drops_whole_channels_at_the_rate():
+    x = jnp.ones((512, 3, 3, 16))
+    y, _ = layers.spatial_dropout(0.25).apply({}, {}, x, key=jr.key(7), train=True)
+    y = np.asarray(y)
+    np.testing.assert_array_equal(y, np.broadcast_to(y[:, :1, :1, :], y.shape))
+    per_channel = y[:, 0, 0, :]
+    assert set(np.unique(per_channel)) == {0.0, np.float32(1 / 0.75)}
+    dropped = float(np.mean(per_channel == 0))
+    assert abs(dropped - 0.25) < 3 * np.sqrt(0.25 * 0.75 / per_channel.size)
+
+
+def test_spatial_dropout_eval_is_identity_and_checks_rank():
+    x = jnp.arange(24.0).reshape(2, 3, 4)
+    y, _ = layers.spatial_dropout(0.5).apply({}, {}, x)
+    np.testing.assert_array_equal(y, x)
+    with pytest.raises(
+        ValueError, match=r"rank >= 3 \(B, \*spatial, C\), got shape \(2, 4\)"
+    ):
+        layers.spatial_dropout(0.5).apply({}, {}, jnp.ones((2, 4)))
+    with pytest.raises(ValueError, match="spatial_dropout: expected a PRNG `key`"):
+        layers.spatial_dropout(0.5).apply({}, {}, x, train=True)

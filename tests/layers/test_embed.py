@@ -9,16 +9,9 @@ import pytest
 from jnn import initializers
 from jnn.layers.embed import embedding
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 V, F = 7, 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    """Skip most XLA optimisations here (tiny programs: compiling dominates)."""
-    previous = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
 
 
 def table_layer():

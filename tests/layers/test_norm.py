@@ -207,15 +207,6 @@ by_case = pytest.mark.parametrize(
 )
 
 
-@pytest.fixture
-def x64():
-    """Enable float64 for one test and restore the previous flag afterwards."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
 def perturbed(params, state, rng):
     """Move params and state off their init values so grads see every path."""
 

@@ -13,14 +13,7 @@ import pytest
 from jnn.layers.combinators import serial
 from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    """Skip most XLA optimisations here (compiles dominate), then restore."""
-    previous = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
+pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
 # 1-D (B, W, C) and 2-D (B, H, W, C) inputs; odd sizes make SAME pads asymmetric.
@@ -154,15 +147,6 @@ def test_global_avg_pool_equals_full_window_avg_pool():
     x = randn((2, 3, 4, 5), 4)
     full = pool(avg_pool((3, 4)), x)  # (B, 1, 1, C)
     np.testing.assert_allclose(pool(global_avg_pool(), x), full[:, 0, 0], rtol=1e-6)
-
-
-@pytest.fixture
-def x64():
-    """Enable float64 for one test and restore the previous flag afterwards."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 GRAD_LAYERS = {

@@ -14,6 +14,8 @@ from jnn.layers.cells import gru_cell, lstm_cell, simple_rnn_cell
 from jnn.layers.combinators import named, serial
 from jnn.layers.recurrent import bidirectional, rnn, unroll
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 B, T, F, H = 3, 6, 3, 4
 LENGTHS = np.array([6, 2, 4])
 B_INIT = initializers.normal(0.5)  # non-zero biases: padding would show up
@@ -24,15 +26,6 @@ CELLS = {
 }
 KINDS = sorted(CELLS)
 TOL = {"rtol": 1e-6, "atol": 1e-6}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    """Skip most XLA optimisations here (tiny programs: compiling dominates)."""
-    previous = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
 
 
 def padded_batch(seed=0):

@@ -1,0 +1,52 @@
+"""A minimal TOML writer for jnn configs (the standard library only reads TOML)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from jnn import _checks
+
+
+def plain(value: Any) -> Any:
+    """Turn mappings and tuples into plain dicts and lists (TOML/JSON data)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def value(value: Any) -> str:
+    """Render one value as TOML (strings escaped, floats exact, tables inline)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_key(k)} = {value(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    raise _checks.type_error(
+        "to_toml",
+        "a str, bool, number, list or table",
+        f"{type(value).__name__} {value!r}",
+    )
+
+
+def _key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else _string(key)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _string(text: str) -> str:
+    def escape(c: str) -> str:
+        if c in _ESCAPES:
+            return _ESCAPES[c]
+        return f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
+
+    return '"' + "".join(escape(c) for c in text) + '"'
