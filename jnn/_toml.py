@@ -15,23 +15,23 @@ def plain(value: Any) -> Any:
     return value
 
 
-def value(value: Any) -> str:
+def value(item: Any) -> str:
     """Render one value as TOML (strings escaped, floats exact, tables inline)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        pairs = (f"{_key(k)} = {value(v)}" for k, v in value.items())
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int | float):
+        return repr(item)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(item, str):
+        return _string(item)
+    if isinstance(item, list):
+        return "[" + ", ".join(value(v) for v in item) + "]"
+    if isinstance(item, dict):
+        pairs = (f"{_key(k)} = {value(v)}" for k, v in item.items())
         return "{" + ", ".join(pairs) + "}"
     raise _checks.type_error(
         "to_toml",
         "a str, bool, number, list or table",
-        f"{type(value).__name__} {value!r}",
+        f"{type(item).__name__} {item!r}",
     )
 
 
