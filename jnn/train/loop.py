@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn import _checks
 from jnn.train import batches, early_stopping
 from jnn.train.state import TrainState
 
@@ -115,8 +116,6 @@ def train(
 
 
 def _monitored(record: dict, name: str) -> float:
-    from jnn import _checks
-
     if name not in record:
         valid = sorted(k for k in record if k not in ("epoch", "step", "time_s"))
         raise _checks.value_error(
