@@ -34,7 +34,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "mlp"  # mlp | cnn | resnet | serial (an explicit list of `layers`)
+    kind: str = "mlp"  # mlp | cnn | resnet | rnn | serial (a list of `layers`)
     hidden: tuple[int, ...] = (128,)  # mlp: widths of the hidden layers
     activation: str = "relu"  # mlp: a name from jnn.activations.NAMES
     w_init: str = "he_normal"  # mlp: a name from jnn.initializers.NAMES
@@ -45,6 +45,8 @@ class ModelConfig:
     kernel_size: tuple[int, ...] = (3, 3)  # cnn: conv window; its length = spatial rank
     batch_norm: bool = False  # cnn: batch norm after each convolution
     blocks_per_stage: int = 2  # resnet: residual blocks per stage
+    cell: str = "lstm"  # rnn: simple | lstm | gru; `hidden` gives stacked widths
+    bidirectional: bool = False  # rnn: run each layer both ways and concatenate
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
         *("xor", "moons", "spirals", "linear"),  # synthetic ones
     ),
     "data.normalize": ("none", "scale", "standardize"),
-    "model.kind": ("mlp", "cnn", "resnet", "serial"),
+    "model.kind": ("mlp", "cnn", "resnet", "rnn", "serial"),
+    "model.cell": ("simple", "lstm", "gru"),
     "model.activation": activations.NAMES,
     "model.w_init": initializers.NAMES,
     "model.b_init": initializers.NAMES,

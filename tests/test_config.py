@@ -244,11 +244,16 @@ MALFORMED = [
     ("[data]\nname = 'mnits'", V, "got 'mnits'. Hint: did you mean 'mnist'?"),
     ("[data]\nnormalize = 'standardise'", V, "did you mean 'standardize'?"),
     ("[model]\nchannels = [32, 0]", V, "`model.channels[1]` > 0"),
+    (
+        "[model]\ncell = 'lstmm'",
+        V,
+        "`model.cell` to be one of ['gru', 'lstm', 'simple']",
+    ),
     ("[data]\naugment_shift = -1", V, "`data.augment_shift` >= 0"),
     (
         "[model]\nkind = 'cnnn'",
         V,
-        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'serial']",
+        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'rnn', 'serial']",
     ),
     ("[model]\nactivation = 'relux'", V, "did you mean 'relu'?"),
     ("[model]\nw_init = 'he_norml'", V, "did you mean 'he_normal'?"),

@@ -4,5 +4,14 @@ from jnn.models.build import from_config
 from jnn.models.cnn import lenet
 from jnn.models.mlp import mlp
 from jnn.models.resnet import residual_block, resnet
+from jnn.models.sequence import rows_as_sequence, sequence_classifier
 
-__all__ = ["from_config", "lenet", "mlp", "residual_block", "resnet"]
+__all__ = [
+    "from_config",
+    "lenet",
+    "mlp",
+    "residual_block",
+    "resnet",
+    "rows_as_sequence",
+    "sequence_classifier",
+]

@@ -8,6 +8,7 @@ from jnn._types import Layer
 from jnn.models.cnn import lenet
 from jnn.models.mlp import mlp
 from jnn.models.resnet import resnet
+from jnn.models.sequence import sequence_classifier
 
 # Names in jnn.layers that take other layers or cells, or are not layer
 # constructors: not usable as a `type` in model.layers.
@@ -42,7 +43,8 @@ def from_config(cfg, out_features: int) -> Layer:
     `cfg.b_init` and `cfg.dropout`, with `out_features` outputs; `kind = "cnn"`
     (`jnn.models.lenet`) adds `cfg.channels`, `cfg.kernel_size` and
     `cfg.batch_norm`; `kind = "resnet"` uses `cfg.channels` and
-    `cfg.blocks_per_stage`. `kind =
+    `cfg.blocks_per_stage`; `kind = "rnn"` stacks `cfg.cell` layers of widths
+    `cfg.hidden` (optionally `cfg.bidirectional`) over rows or time. `kind =
     "serial"` builds `cfg.layers` in order: each entry is a table with a `type`
     (e.g. "dense", "relu", "dropout", "flatten") and that constructor's keyword
     arguments (initializers by name, e.g. `w_init = "glorot_uniform"`), plus an
@@ -89,6 +91,12 @@ _BUILDERS = {
         w_init=cfg.w_init,
         drop_rate=cfg.dropout,
         use_batch_norm=cfg.batch_norm,
+    ),
+    "rnn": lambda cfg, out: sequence_classifier(
+        out,
+        cell=cfg.cell,
+        hidden=cfg.hidden,
+        use_bidirectional=cfg.bidirectional,
     ),
     "resnet": lambda cfg, out: resnet(
         out,
