@@ -82,10 +82,15 @@ def _metrics(cfg: Config) -> dict:
 
 
 def _penalty(cfg: Config):
-    l1, l2 = cfg.loss.l1, cfg.loss.l2
-    if not (l1 or l2):
+    """The weight penalty of the objective, with only its non-zero terms."""
+    terms = [
+        (c, fn)
+        for c, fn in ((cfg.loss.l1, penalties.l1), (cfg.loss.l2, penalties.l2))
+        if c
+    ]
+    if not terms:
         return None
-    return lambda params: l1 * penalties.l1(params) + l2 * penalties.l2(params)
+    return lambda params: sum(c * fn(params) for c, fn in terms)
 
 
 def initial_state(setup: Setup, seed: int) -> TrainState:

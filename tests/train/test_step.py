@@ -98,3 +98,17 @@ def test_dropout_keys_differ_per_step_and_replay_exactly(key):
     b1, _ = step(ts0, batch)
     jax.tree.map(np.testing.assert_array_equal, a1.params, b1.params)
     assert not np.array_equal(a1.params["out"]["weight"], a2.params["out"]["weight"])
+
+
+def test_config_penalty_sums_only_the_configured_terms():
+    from jnn import penalties
+    from jnn.config import Config, LossConfig
+    from jnn.train.setup import _penalty
+
+    params = {"hidden": {"weight": jnp.array([[1.0, -2.0]]), "bias": jnp.ones(2)}}
+    assert _penalty(Config()) is None
+    l2_only = _penalty(Config(loss=LossConfig(l2=0.5)))
+    np.testing.assert_allclose(l2_only(params), 0.5 * 5.0)  # bias excluded
+    both = _penalty(Config(loss=LossConfig(l1=0.1, l2=0.5)))
+    want = 0.1 * penalties.l1(params) + 0.5 * penalties.l2(params)
+    np.testing.assert_allclose(both(params), want, rtol=1e-6)

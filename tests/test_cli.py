@@ -1,0 +1,29 @@
+"""The console entry points behind scripts/train.py and scripts/evaluate.py."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jnn import cli
+
+XOR = str(Path(__file__).resolve().parents[1] / "configs" / "xor_mlp.toml")
+
+
+def test_train_then_evaluate_round_trip(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = [XOR, "--set", "train.epochs=3", "--workdir", str(run)]
+    assert cli.train_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[train]" in out and "epochs = 3" in out  # the resolved config
+    assert "epoch   3/3" in out and f"saved to {run}" in out
+    assert cli.evaluate_main([str(run), "--split", "test"]) == 0
+    report = json.loads((run / "eval_test.json").read_text())
+    results = json.loads((run / "results.json").read_text())
+    assert report["accuracy"] == pytest.approx(results["test"]["accuracy"], abs=1e-7)
+
+
+def test_train_with_a_typo_override_fails_before_training(tmp_path):
+    with pytest.raises(ValueError, match=r"did you mean 'train.epochs'"):
+        cli.train_main([XOR, "--set", "train.epoch=3", "--workdir", str(tmp_path)])
+    assert not (tmp_path / "config.toml").exists()
