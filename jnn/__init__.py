@@ -18,6 +18,8 @@ from jnn import (
 )
 from jnn._checks import JnnError, JnnTypeError, JnnValueError
 from jnn._types import Layer
+from jnn.params import check_params
+from jnn.summary import summary  # the name jnn.summary is this function
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,7 @@ __all__ = [
     "JnnValueError",
     "Layer",
     "activations",
+    "check_params",
     "config",
     "data",
     "initializers",
@@ -36,5 +39,6 @@ __all__ = [
     "models",
     "penalties",
     "perceptron",
+    "summary",
     "train",
 ]

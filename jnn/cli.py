@@ -8,10 +8,20 @@ from pathlib import Path
 
 from jnn import config as config_lib
 
+_EPILOG = """\
+exit status:
+  0    training finished
+  1    an error (bad config, locked run directory, non-finite loss, ...)
+  143  pre-empted by SIGTERM (130: SIGINT): the current step finished and a
+       checkpoint was committed; run the same command again to resume
+"""
+
 
 def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Train a jnn model from a TOML config."
+        description="Train a jnn model from a TOML config.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "config", help="path to a TOML config, e.g. configs/mlp_digits.toml"
@@ -28,7 +38,51 @@ def _train_parser() -> argparse.ArgumentParser:
         default=None,
         help="run directory (default: runs/<config name>-<timestamp>)",
     )
+    _add_resume_arguments(parser)
     return parser
+
+
+def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resume",
+        choices=("auto", "required", "never"),
+        default="auto",
+        help="auto (default): continue from the newest checkpoint in --workdir "
+        "if there is one, else start fresh; required: error if there is none; "
+        "never: start fresh, error if checkpoints exist",
+    )
+    parser.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="break the stale lock left by a killed run (a live run's lock is "
+        "never broken)",
+    )
+    parser.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="resume even though the config differs from the checkpoint's "
+        "(the differences are printed; results are no longer bitwise)",
+    )
+
+
+def _fit(fit, cfg, workdir: str, args) -> int:
+    """Run `fit` with signals caught; return the process exit status."""
+    from jnn.train.fit import ResumeOptions
+    from jnn.train.signals import Preempted, catch_preemption
+
+    resume = ResumeOptions(args.resume, args.break_lock, args.allow_config_change)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    with catch_preemption() as stop:
+        try:
+            result = fit(cfg, workdir, log=log, resume=resume, stop=stop)
+        except Preempted as event:
+            print(f"pre-empted: {event}; exit {event.exit_code}", flush=True)
+            return event.exit_code
+    print(f"saved to {result.run_dir}", flush=True)
+    return 0
 
 
 def train_main(argv: list[str] | None = None) -> int:
@@ -43,9 +97,13 @@ def train_main(argv: list[str] | None = None) -> int:
     )
     print(config_lib.to_toml(cfg), flush=True)
     print(f"run directory: {workdir}", flush=True)
-    result = fit(cfg, workdir, log=lambda line: print(line, flush=True))
-    print(f"saved to {result.run_dir}", flush=True)
-    return 0
+    if cfg.train.task == "gan":  # its own trainer: no --resume for GANs yet
+        from jnn.gan.fit import fit as fit_gan
+
+        result = fit_gan(cfg, workdir, log=lambda line: print(line, flush=True))
+        print(f"saved to {result.run_dir}", flush=True)
+        return 0
+    return _fit(fit, cfg, workdir, args)
 
 
 def _evaluate_parser() -> argparse.ArgumentParser:

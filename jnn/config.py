@@ -30,11 +30,14 @@ class DataConfig:
     seed: int = 0  # seed of the split and of synthetic data
     augment_shift: int = 0  # images: random shift of up to this many pixels; 0 = off
     augment_flip: bool = False  # images: random left-right flips (not for digits)
+    path: str = ""  # text: a UTF-8 text file; "" = Python's pydoc_data topics
+    seq_len: int = 32  # sine / text: time steps T the model reads per sample
+    horizon: int = 1  # sine: future values predicted after each window
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "mlp"  # mlp | cnn | resnet | rnn | serial (a list of `layers`)
+    kind: str = "mlp"  # mlp | cnn | resnet | rnn | rnn_lm | serial (`layers`)
     hidden: tuple[int, ...] = (128,)  # mlp: widths of the hidden layers
     activation: str = "relu"  # mlp: a name from jnn.activations.NAMES
     w_init: str = "he_normal"  # mlp: a name from jnn.initializers.NAMES
@@ -47,6 +50,7 @@ class ModelConfig:
     blocks_per_stage: int = 2  # resnet: residual blocks per stage
     cell: str = "lstm"  # rnn: simple | lstm | gru; `hidden` gives stacked widths
     bidirectional: bool = False  # rnn: run each layer both ways and concatenate
+    embed_features: int = 32  # rnn_lm: width of the token embedding
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,17 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    task: str = "supervised"  # supervised | gan (uses the [gan] section)
     seed: int = 0  # seed of init, shuffling and dropout
     epochs: int = 50  # passes over the training split
     batch_size: int = 64  # 1 = stochastic, 0 = full batch, else mini-batch
     ragged: str = "pad"  # last partial batch: pad (masked) | drop
     eval_batch_size: int = 1024  # batch size of the jitted evaluation
     checkpoint_every: int = 0  # epochs between checkpoints; 0 = final only
+    checkpoint_every_steps: int = 0  # steps between checkpoints (pre-emption); 0 = off
+    keep_checkpoints: int = 0  # newest checkpoints kept on disk; 0 = keep all
+    on_nonfinite: str = "stop"  # NaN/Inf loss or grad: stop (error) | skip the update
+    tensorboard: bool = False  # also write scalars to RUN/tensorboard/ event files
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,36 @@ class EarlyStoppingConfig:
 
 
 @dataclass(frozen=True)
+class GanConfig:
+    """Generator / discriminator pair, used when `train.task = "gan"`."""
+
+    architecture: str = "mlp"  # mlp (dense stacks) | dcgan (conv_transpose / conv)
+    latent_dim: int = 16  # size of the generator's noise vector z
+    g_hidden: tuple[int, ...] = (128, 128)  # mlp: generator hidden widths
+    d_hidden: tuple[int, ...] = (128, 128)  # mlp: discriminator hidden widths
+    g_channels: tuple[int, ...] = (64, 32)  # dcgan: channels per 2x upsampling
+    d_channels: tuple[int, ...] = (32, 64)  # dcgan: channels per stride-2 conv
+    g_activation: str = "relu"  # generator hidden activation
+    d_activation: str = "leaky_relu"  # discriminator hidden activation
+    loss: str = "non_saturating"  # non_saturating | minimax | wasserstein
+    d_steps: int = 1  # discriminator updates per generator update
+    g_lr: float = 2e-4  # generator adam learning rate
+    d_lr: float = 2e-4  # discriminator adam learning rate
+    g_b1: float = 0.5  # generator adam b1 (0.5 is the DCGAN choice)
+    g_b2: float = 0.999  # generator adam b2
+    d_b1: float = 0.5  # discriminator adam b1
+    d_b2: float = 0.999  # discriminator adam b2
+    lr_schedule: str = "constant"  # constant | cosine (both lrs anneal to 0 at the end)
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - this
+    gp_weight: float = 10.0  # wasserstein: gradient-penalty weight
+    steps: int = 2000  # generator updates in the run
+    eval_every: int = 250  # generator updates between quality evaluations
+    num_eval_samples: int = 1000  # generated samples per quality evaluation
+    checkpoint_every: int = 0  # generator updates between checkpoints; 0 = final
+    ring_radius: float = 2.0  # ring data: radius of the 8 mode centres
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -103,6 +142,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
 
 
 # ---------------------------------------------------------------------------
@@ -117,9 +157,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data.name": (
         *("digits", "mnist", "fashion_mnist"),  # real data sets
         *("xor", "moons", "spirals", "linear"),  # synthetic ones
+        "ring",  # 8 Gaussians on a circle: train.task = "gan" only
+        *("sine", "text"),  # sequences: forecasting, character modelling
     ),
     "data.normalize": ("none", "scale", "standardize"),
-    "model.kind": ("mlp", "cnn", "resnet", "rnn", "serial"),
+    "model.kind": ("mlp", "cnn", "resnet", "rnn", "rnn_lm", "serial"),
     "model.cell": ("simple", "lstm", "gru"),
     "model.activation": activations.NAMES,
     "model.w_init": initializers.NAMES,
@@ -127,7 +169,14 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "optim.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad"),
     "optim.schedule": ("constant", "step", "exponential", "cosine"),
     "train.ragged": ("pad", "drop"),
+    "train.on_nonfinite": ("stop", "skip"),
     "early_stopping.mode": ("auto", "min", "max"),
+    "train.task": ("supervised", "gan"),
+    "gan.architecture": ("mlp", "dcgan"),
+    "gan.loss": ("non_saturating", "minimax", "wasserstein"),
+    "gan.lr_schedule": ("constant", "cosine"),
+    "gan.g_activation": activations.NAMES,
+    "gan.d_activation": activations.NAMES,
 }
 _Rule = tuple[str, Callable[[Any], bool]]
 _POSITIVE: _Rule = ("> 0", lambda v: v > 0)
@@ -141,11 +190,14 @@ _RULES: dict[str, _Rule] = {
     "data.noise": _NON_NEGATIVE,
     "data.seed": _SEED,
     "data.augment_shift": _NON_NEGATIVE,
+    "data.seq_len": _POSITIVE,
+    "data.horizon": _POSITIVE,
     "model.hidden": _POSITIVE,  # checked per element
     "model.dropout": _FRACTION,
     "model.channels": _POSITIVE,  # checked per element
     "model.kernel_size": _POSITIVE,  # checked per element
     "model.blocks_per_stage": _POSITIVE,
+    "model.embed_features": _POSITIVE,
     "loss.l1": _NON_NEGATIVE,
     "loss.l2": _NON_NEGATIVE,
     "optim.lr": _POSITIVE,
@@ -165,8 +217,19 @@ _RULES: dict[str, _Rule] = {
     "train.batch_size": _NON_NEGATIVE,
     "train.eval_batch_size": _POSITIVE,
     "train.checkpoint_every": _NON_NEGATIVE,
+    "train.checkpoint_every_steps": _NON_NEGATIVE,
+    "train.keep_checkpoints": _NON_NEGATIVE,
     "early_stopping.patience": _NON_NEGATIVE,
     "early_stopping.min_delta": _NON_NEGATIVE,
+    **{f"gan.{k}": _POSITIVE for k in ("latent_dim", "g_hidden", "d_hidden")},
+    **{f"gan.{k}": _POSITIVE for k in ("g_channels", "d_channels", "d_steps")},
+    **{f"gan.{k}": _POSITIVE for k in ("g_lr", "d_lr", "steps", "eval_every")},
+    **{f"gan.{k}": _FRACTION for k in ("g_b1", "g_b2", "d_b1", "d_b2")},
+    "gan.num_eval_samples": _POSITIVE,
+    "gan.label_smoothing": ("in [0, 0.5)", lambda v: 0 <= v < 0.5),
+    "gan.gp_weight": _NON_NEGATIVE,
+    "gan.checkpoint_every": _NON_NEGATIVE,
+    "gan.ring_radius": _POSITIVE,
 }
 
 
@@ -482,7 +545,42 @@ def _monitor(cfg: Config):
     return None
 
 
-_RELATIONS = (_fractions_sum, _nesterov_momentum, _model_layers, _monitor)
+def _gan_task(cfg: Config):
+    keys = ("train.task", "data.name")
+    gan_data = ("ring", "digits", "mnist", "fashion_mnist")
+    if cfg.train.task != "gan" and cfg.data.name == "ring":
+        hint = "set train.task = 'gan'; the ring has no labels to classify"
+        return keys, "`train.task` = 'gan' for data 'ring'", repr(cfg.train.task), hint
+    if cfg.train.task == "gan" and cfg.data.name not in gan_data:
+        expected = f"`data.name` in {list(gan_data)} for train.task 'gan'"
+        return keys, expected, repr(cfg.data.name), None
+    if cfg.train.task == "gan" and cfg.train.batch_size == 0:
+        keys = ("train.batch_size", "train.task")
+        hint = "GAN steps draw fixed-size batches, e.g. train.batch_size = 64"
+        return keys, "`train.batch_size` > 0 for train.task 'gan'", "0", hint
+    return None
+
+
+def _language_model(cfg: Config):
+    lm, text = cfg.model.kind == "rnn_lm", cfg.data.name == "text"
+    keys = ("model.kind", "data.name")
+    if lm != text:
+        expected = "`model.kind` = 'rnn_lm' with `data.name` = 'text'"
+        got = f"kind {cfg.model.kind!r} with data {cfg.data.name!r}"
+        hint = "the token model 'rnn_lm' reads data 'text', and only it does"
+        return keys, expected, got, hint
+    if lm and cfg.model.bidirectional:
+        keys = ("model.bidirectional", "model.kind")
+        hint = "a next-character model must not read the future: set false"
+        return keys, "`model.bidirectional` = false for 'rnn_lm'", "true", hint
+    return None
+
+
+_RELATIONS = (
+    *(_fractions_sum, _nesterov_momentum, _model_layers, _monitor),
+    _gan_task,
+    _language_model,
+)
 
 
 # -- types -------------------------------------------------------------------

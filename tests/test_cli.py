@@ -27,3 +27,29 @@ def test_train_with_a_typo_override_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match=r"did you mean 'train.epochs'"):
         cli.train_main([XOR, "--set", "train.epoch=3", "--workdir", str(tmp_path)])
     assert not (tmp_path / "config.toml").exists()
+
+
+def test_resume_flags(tmp_path, capsys):
+    run = tmp_path / "run"
+    base = [XOR, "--set", "train.epochs=2", "--workdir", str(run)]
+    with pytest.raises(FileNotFoundError, match=r"--resume required"):
+        cli.train_main([*base, "--resume", "required"])
+    assert cli.train_main(base) == 0
+    assert "starting a fresh run" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no checkpoints with --resume never"):
+        cli.train_main([*base, "--resume", "never"])
+    assert cli.train_main([*base, "--resume", "required"]) == 0
+    assert "(finished)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"train\.epochs: saved 2, now 3"):
+        cli.train_main([XOR, "--set", "train.epochs=3", "--workdir", str(run)])
+    argv = [XOR, "--set", "train.epochs=3", "--workdir", str(run)]
+    assert cli.train_main([*argv, "--allow-config-change"]) == 0
+    assert "config changed since the checkpoint" in capsys.readouterr().out
+
+
+def test_help_documents_resume_and_the_preemption_exit_code(capsys):
+    with pytest.raises(SystemExit):
+        cli.train_main(["--help"])
+    out = capsys.readouterr().out
+    assert "--resume {auto,required,never}" in out and "--break-lock" in out
+    assert "143  pre-empted by SIGTERM (130: SIGINT)" in out

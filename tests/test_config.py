@@ -202,8 +202,8 @@ def test_to_toml_rejects_values_without_a_toml_form(tmp_path):
 
 # -- errors --------------------------------------------------------------------
 
-SECTIONS = "[data, early_stopping, loss, model, optim, train]"
-TRAIN_KEYS = "[seed, epochs, batch_size, ragged, eval_batch_size, checkpoint_every]"
+SECTIONS = "[data, early_stopping, gan, loss, model, optim, train]"
+TRAIN_KEYS = f"[{', '.join(f.name for f in dataclasses.fields(config.TrainConfig))}]"
 V, T = JnnValueError, JnnTypeError
 SERIAL = "[model]\nkind = 'serial'\nlayers = "
 NO_VAL = "[early_stopping]\nenabled = true\n[data]\nval_fraction = 0.0"
@@ -253,7 +253,7 @@ MALFORMED = [
     (
         "[model]\nkind = 'cnnn'",
         V,
-        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'rnn', 'serial']",
+        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'rnn', 'rnn_lm', 'serial']",
     ),
     ("[model]\nactivation = 'relux'", V, "did you mean 'relu'?"),
     ("[model]\nw_init = 'he_norml'", V, "did you mean 'he_normal'?"),

@@ -1,4 +1,4 @@
-"""Data: bundled digits, synthetic sets, MNIST IDX files, splits, normalisation.
+"""Data: digits, synthetic sets, MNIST IDX, sine series, text, splits, normalisation.
 
 Everything here is host-side NumPy. `load(cfg)` is the entry point the trainer
 calls; the other names are the building blocks it uses.
@@ -7,9 +7,10 @@ calls; the other names are the building blocks it uses.
 from jnn.data.dataset import Dataset, Splits, validate
 from jnn.data.digits import load_digits
 from jnn.data.idx import read_idx, write_idx
-from jnn.data.load import NAMES, NUM_CLASSES, load
+from jnn.data.load import NAMES, NUM_CLASSES, baselines, load
 from jnn.data.mnist import download_mnist, load_mnist
 from jnn.data.normalize import NormStats, apply_norm_stats, fit_norm_stats, normalize
+from jnn.data.sine import last_value_mse, sine_series
 from jnn.data.split import split
 from jnn.data.synthetic import (
     linear_regression,
@@ -26,8 +27,10 @@ __all__ = [
     "NormStats",
     "Splits",
     "apply_norm_stats",
+    "baselines",
     "download_mnist",
     "fit_norm_stats",
+    "last_value_mse",
     "linear_regression",
     "linear_regression_weights",
     "load",
@@ -35,6 +38,7 @@ __all__ = [
     "load_mnist",
     "normalize",
     "read_idx",
+    "sine_series",
     "spirals",
     "split",
     "two_moons",

@@ -9,14 +9,17 @@ from pathlib import Path
 
 from jnn import _checks
 from jnn.config import DataConfig
-from jnn.data import synthetic
+from jnn.data import sine, synthetic, text
 from jnn.data.dataset import Dataset, Splits, validate
 from jnn.data.digits import DIGITS_MAX, load_digits
 from jnn.data.mnist import MNIST_MAX, load_mnist
 from jnn.data.normalize import METHODS, normalize
 from jnn.data.split import split
 
-NAMES = ("digits", "mnist", "fashion_mnist", "xor", "moons", "spirals", "linear")
+NAMES = (
+    *("digits", "mnist", "fashion_mnist", "xor", "moons", "spirals", "linear"),
+    *("sine", "text"),
+)
 NUM_CLASSES = {
     "digits": 10,
     "mnist": 10,
@@ -25,6 +28,8 @@ NUM_CLASSES = {
     "moons": 2,
     "spirals": 2,  # `spirals()` default; DataConfig has no class-count field
     "linear": None,  # regression
+    "sine": None,  # regression: the next `data.horizon` values
+    "text": None,  # the corpus's vocabulary size, known only once it is read
 }
 # Known maxima for normalize="scale"; other sets divide by the train max |x|.
 _MAX_VALUE = {"digits": DIGITS_MAX, "mnist": MNIST_MAX, "fashion_mnist": MNIST_MAX}
@@ -40,6 +45,10 @@ def load(cfg: DataConfig) -> Splits:
     from `cfg.dir`: the official test split is the test set and val is
     carved from train (`cfg.test_fraction` is unused). xor is a truth table,
     so all 4 points are train, val and test. Normalisation is fitted on train.
+    sine draws `cfg.num_samples` independent series (`jnn.data.sine`); text
+    cuts `cfg.path` (default: Python's pydoc topics) into contiguous
+    [train | val | test] blocks of int token windows, not normalised, with
+    num_classes = the vocabulary size (`jnn.data.text`).
 
     Args:
       cfg: A `DataConfig`; errors name its fields as `data.<field>`.
@@ -62,6 +71,8 @@ def load(cfg: DataConfig) -> Splits:
       ([72, 8, 20], 2)
     """
     _check_config(cfg)
+    if cfg.name == "text":
+        return _load_text(cfg)
     num_classes = NUM_CLASSES[cfg.name]
     raw = _read(cfg)
     _validate_splits(cfg, raw, num_classes)
@@ -119,9 +130,47 @@ def _read(cfg: DataConfig) -> tuple[Dataset, Dataset, Dataset]:
     return split(data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
 
 
+def _load_text(cfg: DataConfig) -> Splits:
+    """Token windows of a text (see `jnn.data.text`): contiguous splits, ids
+    not normalised, num_classes = the vocabulary size."""
+    corpus = text.read_corpus(cfg.path)
+    vocab = text.build_vocab(corpus)
+    tokens = text.encode(corpus, vocab)
+    parts = text.text_splits(tokens, cfg.seq_len, cfg.val_fraction, cfg.test_fraction)
+    for name, part in zip(("train", "val", "test"), parts, strict=True):
+        if len(part.x):
+            text.check_tokens(part, f"{_WHERE} (text {name} split)", len(vocab))
+    return Splits(*parts, len(vocab))
+
+
+def baselines(cfg: DataConfig) -> dict[str, float]:
+    """Reference scores a trained model must beat, per split, from raw data.
+
+    sine: the last-value forecast's MSE (`jnn.data.sine.last_value_mse`);
+    text: the entropy in bits of the train characters (`unigram_entropy_bits`).
+    Other data sets: {}. Report them next to the model's test metrics.
+    """
+    if cfg.name == "text":
+        splits = load(cfg)
+        bits = text.unigram_entropy_bits(splits.train.y, splits.num_classes)
+        return {"train_unigram_bits": bits}
+    if cfg.name != "sine":
+        return {}  # (normalisation scales inputs only: targets stay raw)
+    raw = _read(cfg)
+    return {
+        f"{part}_last_value_mse": sine.last_value_mse(data)
+        for part, data in zip(("train", "val", "test"), raw, strict=True)
+        if len(data.x)
+    }
+
+
 def _source(cfg: DataConfig) -> Dataset:
     if cfg.name == "digits":
         return load_digits()
+    if cfg.name == "sine":
+        return sine.sine_series(
+            cfg.num_samples, cfg.seq_len, cfg.horizon, cfg.noise, cfg.seed
+        )
     if cfg.name == "moons":
         return synthetic.two_moons(cfg.num_samples, cfg.noise, cfg.seed)
     if cfg.name == "spirals":

@@ -59,13 +59,28 @@ def _check_entries(where: str, what: str, tree, expected) -> None:
         raise _checks.value_error(where, want, got)
 
 
+def _kind(layer: Layer) -> str:
+    """The constructor that built `layer`, from its apply's qualified name."""
+    qualname = getattr(layer.apply, "__qualname__", "layer")
+    name = qualname.split(".<locals>")[0].rsplit(".", 1)[-1]
+    return name.strip("_").removesuffix("_layer")  # _dropout_layer -> dropout
+
+
+def _apply_child(name, layer: Layer, *args, **kwargs):
+    """Apply a child inside `jax.named_scope("<name>:<kind>")`.
+
+    The scope is free at run time; it labels the child's operations in jaxprs
+    and profiles, which is how `jnn.summary` finds per-layer rows.
+    """
+    with jax.named_scope(f"{name}:{_kind(layer)}"):
+        return _checks.call_child(name, layer.apply, *args, **kwargs)
+
+
 def _chain(where, children, params, state, x, key, train, key_fn):
     """Apply named children in order; returns (y, new states in order)."""
     new_states = []
     for (name, layer), p, s in zip(children, params, state, strict=True):
-        x, s = _checks.call_child(
-            name, layer.apply, p, s, x, key=key_fn(key, name), train=train
-        )
+        x, s = _apply_child(name, layer, p, s, x, key=key_fn(key, name), train=train)
         new_states.append(s)
     return x, new_states
 
@@ -183,9 +198,7 @@ def parallel(*layers: Layer) -> Layer:
         _check_entries("parallel", "params", params, len(layers))
         _check_entries("parallel", "state", state, len(layers))
         outs = [
-            _checks.call_child(
-                i, layer.apply, p, s, x, key=_index_key(key, i), train=train
-            )
+            _apply_child(i, layer, p, s, x, key=_index_key(key, i), train=train)
             for i, (layer, p, s) in enumerate(zip(layers, params, state, strict=True))
         ]
         return tuple(y for y, _ in outs), tuple(s for _, s in outs)
@@ -273,9 +286,9 @@ def residual(body: Layer, shortcut: Layer | None = None) -> Layer:
         _check_entries("residual", "state", state, ["body", "shortcut"])
         outs, states = {}, {}
         for name, layer in children:
-            outs[name], states[name] = _checks.call_child(
+            outs[name], states[name] = _apply_child(
                 name,
-                layer.apply,
+                layer,
                 params[name],
                 state[name],
                 x,

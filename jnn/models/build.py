@@ -8,7 +8,7 @@ from jnn._types import Layer
 from jnn.models.cnn import lenet
 from jnn.models.mlp import mlp
 from jnn.models.resnet import resnet
-from jnn.models.sequence import sequence_classifier
+from jnn.models.sequence import sequence_classifier, sequence_lm
 
 # Names in jnn.layers that take other layers or cells, or are not layer
 # constructors: not usable as a `type` in model.layers.
@@ -44,7 +44,9 @@ def from_config(cfg, out_features: int) -> Layer:
     (`jnn.models.lenet`) adds `cfg.channels`, `cfg.kernel_size` and
     `cfg.batch_norm`; `kind = "resnet"` uses `cfg.channels` and
     `cfg.blocks_per_stage`; `kind = "rnn"` stacks `cfg.cell` layers of widths
-    `cfg.hidden` (optionally `cfg.bidirectional`) over rows or time. `kind =
+    `cfg.hidden` (optionally `cfg.bidirectional`) over rows or time; `kind =
+    "rnn_lm"` embeds tokens (`cfg.embed_features`) and predicts the next one
+    at every step with `cfg.cell` layers of widths `cfg.hidden`. `kind =
     "serial"` builds `cfg.layers` in order: each entry is a table with a `type`
     (e.g. "dense", "relu", "dropout", "flatten") and that constructor's keyword
     arguments (initializers by name, e.g. `w_init = "glorot_uniform"`), plus an
@@ -97,6 +99,12 @@ _BUILDERS = {
         cell=cfg.cell,
         hidden=cfg.hidden,
         use_bidirectional=cfg.bidirectional,
+    ),
+    "rnn_lm": lambda cfg, out: sequence_lm(
+        out,
+        cell=cfg.cell,
+        hidden=cfg.hidden,
+        embed_features=cfg.embed_features,
     ),
     "resnet": lambda cfg, out: resnet(
         out,

@@ -6,6 +6,7 @@ dropped, by config. Shuffles depend only on (seed, epoch), so any epoch's order
 can be regenerated, e.g. when resuming.
 """
 
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
@@ -67,10 +68,18 @@ def gather(x: np.ndarray, y: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> B
     return Batch(x[idx], y[idx], mask)
 
 
-def epoch_batches(x, y, batch_size: int, ragged: str, seed: int, epoch: int):
-    """Yield the shuffled, fixed-size `Batch`es of one training epoch."""
+def epoch_batches(
+    x, y, batch_size: int, ragged: str, seed: int, epoch: int, start: int = 0
+):
+    """Yield the shuffled, fixed-size `Batch`es of one training epoch.
+
+    `start` skips the first batches (a run resumed mid-epoch) without
+    gathering them; the rest are exactly those of an uninterrupted epoch.
+    """
     order = epoch_order(len(x), seed, epoch)
-    for idx, mask in index_batches(order, batch_size, ragged):
+    for idx, mask in itertools.islice(
+        index_batches(order, batch_size, ragged), start, None
+    ):
         yield gather(x, y, idx, mask)
 
 

@@ -7,14 +7,21 @@ Format (version 1): `save` writes a folder `directory/ckpt_<step:08d>/` with
   keys are stored as their `jax.random.key_data`; extended dtypes (bfloat16,
   float8, int4, ...) as same-width unsigned-int views, so every entry is a
   plain numeric array that `np.load(..., allow_pickle=False)` can read.
-- `manifest.json`: format name and version, step, library versions, one
-  record per leaf (path, shape, dtype, storage dtype, is_prng_key, impl), the
-  JSON `metadata`, and the SHA-256 of `arrays.npz`.
+- `manifest.json`: format name and version, step, library versions, the
+  default PRNG implementation, one record per leaf (path, shape, dtype,
+  storage dtype, is_prng_key, impl), the JSON `metadata`, and the SHA-256 of
+  every other file (`files`; `sha256` repeats the one of `arrays.npz`).
 
 A save fills a hidden sibling `.tmp-ckpt_<step>-<random>/`, fsyncs it, then
 `os.rename`s it into place, so every `ckpt_*` folder is complete; `latest` and
 `all_checkpoints` list only those. `restore` checks the checksum and every key
 path, shape and dtype against a template before loading anything.
+
+Retention (`prune`) runs only after a new checkpoint is committed and deletes
+only `ckpt_<digits>` folders; `clean_temporaries` removes what killed saves
+left behind. Both assume the caller holds the run's lock (`jnn.train.lock`).
+Nothing here uses pickle: arrays load with `allow_pickle=False`, metadata is
+JSON.
 """
 
 import hashlib
@@ -22,7 +29,9 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -155,6 +164,25 @@ def _versions() -> dict[str, str]:
     return {m.__name__: m.__version__ for m in (jnn, jax, optax, np)}
 
 
+def _prng_impl() -> str:
+    return str(jax.config.jax_default_prng_impl)
+
+
+def _test_delay(tmp: Path, step: int) -> None:
+    """Test-only hook: announce a save and pause inside it (files in `tmp`).
+
+    Setting JNN_TEST_SAVE_DELAY (seconds) makes each save print
+    `jnn-test: saving step N` to stderr and sleep before the commit, so the
+    kill test can SIGKILL a run in the middle of a save.
+    """
+    delay = os.environ.get("JNN_TEST_SAVE_DELAY")
+    if delay:
+        print(
+            f"jnn-test: saving step {step} in {tmp.name}", file=sys.stderr, flush=True
+        )
+        time.sleep(float(delay))
+
+
 def _fsync_dir(path: Path) -> None:
     if os.name == "posix":  # Windows cannot open a folder to fsync it
         fd = os.open(path, os.O_RDONLY)
@@ -175,6 +203,7 @@ def _write_files(tmp: Path, arrays: dict, manifest: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     manifest["sha256"] = _sha256(tmp / ARRAYS)
+    manifest["files"] = {ARRAYS: manifest["sha256"]}
     with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
         f.flush()
@@ -246,13 +275,15 @@ def save(
     paths, leaves, _ = _flatten("save", tree)
     encoded = [_encode_leaf(p, leaf) for p, leaf in zip(paths, leaves, strict=True)]
     manifest = {"format": FORMAT, "version": VERSION, "step": step}
-    manifest.update(versions=_versions(), metadata=_to_json(metadata))
+    manifest.update(versions=_versions(), prng_impl=_prng_impl())
+    manifest["metadata"] = _to_json(metadata)
     manifest["leaves"] = [record for _, record in encoded]
     arrays = {p: data for p, (data, _) in zip(paths, encoded, strict=True)}
     directory.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=directory))
     try:
         _write_files(tmp, arrays, manifest)
+        _test_delay(tmp, step)
         _commit(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone already after a commit
@@ -284,7 +315,29 @@ def _read_manifest(path: Path) -> dict:
         raise _checks.value_error(
             "restore", f"a {FORMAT} manifest of version {VERSION}", f"{found}"
         )
+    _check_fields(path, manifest)
     return manifest
+
+
+_FIELDS = {"step": int, "leaves": list, "metadata": dict, "sha256": str}
+_LEAF_FIELDS = ("path", "shape", "dtype", "storage", "is_prng_key", "impl")
+
+
+def _check_fields(path: Path, manifest: dict) -> None:
+    """Reject a manifest that parses as JSON but lacks what restore reads."""
+    bad = [k for k, kind in _FIELDS.items() if not isinstance(manifest.get(k), kind)]
+    leaves = manifest.get("leaves")
+    if not bad and not all(
+        isinstance(r, dict) and all(k in r for k in _LEAF_FIELDS) for r in leaves
+    ):
+        bad = ["leaves[*]"]
+    if bad:
+        raise _checks.value_error(
+            "restore",
+            f"a complete manifest in '{path / MANIFEST}'",
+            f"missing or malformed field(s) {bad}",
+            "the checkpoint is corrupt; restore another one",
+        )
 
 
 def _verify_checksum(path: Path, manifest: dict) -> None:
@@ -415,3 +468,50 @@ def latest(directory: str | os.PathLike) -> Path | None:
     """
     found = all_checkpoints(directory)
     return found[-1] if found else None
+
+
+def clean_temporaries(directory: str | os.PathLike) -> list[str]:
+    """Remove the `.tmp-*` folders that killed saves left in `directory`.
+
+    A save killed between moving an old checkpoint aside and committing its
+    replacement leaves the old one in `.tmp-old-<name>-*/<name>`; it is put
+    back first. Call this only while holding the run's lock (see
+    `jnn.train.lock`), so no live save owns the folders. Returns the names
+    removed.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for entry in sorted(directory.iterdir()):
+        if not (entry.name.startswith(".tmp-") and entry.is_dir()):
+            continue
+        for inner in entry.iterdir():
+            if (
+                _CKPT_NAME.fullmatch(inner.name)
+                and not (directory / inner.name).exists()
+            ):
+                os.rename(inner, directory / inner.name)
+        shutil.rmtree(entry)
+        removed.append(entry.name)
+    return removed
+
+
+def prune(directory: str | os.PathLike, keep: int) -> list[Path]:
+    """Delete all but the `keep` newest committed checkpoints (0 keeps all).
+
+    Only folders named like `save` names them (`ckpt_<digits>`) are touched,
+    so other files in `directory` are safe. Call it after a save commits: the
+    newest checkpoint is never deleted. Returns the deleted paths.
+
+    Raises:
+      ValueError: if `keep` is negative.
+    """
+    _checks.non_negative_int("prune", "keep", keep)
+    found = all_checkpoints(directory)
+    doomed = found[:-keep] if keep else []
+    for path in doomed:
+        shutil.rmtree(path)
+    if doomed:
+        _fsync_dir(Path(directory))
+    return doomed

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from jnn import _checks
 from jnn import config as config_lib
-from jnn.train import checkpoint, loop, setup
+from jnn.train import checkpoint, loop, resume, setup
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -42,9 +42,11 @@ def evaluate(path: str | Path, split: str = "test") -> dict:
     _, meta = checkpoint.restore_metadata(ckpt)
     cfg = config_lib.from_dict(meta["config"], source=f"{ckpt}/manifest.json")
     run = setup.build(cfg)
-    template = setup.initial_state(run, cfg.train.seed)
-    tree, _ = checkpoint.restore(ckpt, template._asdict())
-    ts = template._replace(**tree)
+    fresh = setup.initial_state(run, cfg.train.seed)
+    tree, _ = checkpoint.restore(ckpt, resume.template(fresh, meta))
+    tree.pop("best", None)  # an early-stopping copy, not the state at `step`
+    ts = fresh._replace(**tree)
+    setup.check_params(run, ts.params, "evaluate")  # before anything is traced
     _, eval_step = setup.jitted_steps(run, cfg)
     data = getattr(run.splits, split)
     metrics = loop.evaluate(

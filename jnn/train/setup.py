@@ -7,12 +7,14 @@ as it was trained.
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from jnn import _checks, data, losses, metrics, models, penalties
+from jnn import params as params_lib
 from jnn._types import Layer
 from jnn.config import Config
-from jnn.data import augment
+from jnn.data import augment, text
 from jnn.layers import output_spec
 from jnn.train import batches, optim
 from jnn.train.state import TrainState, create
@@ -35,6 +37,7 @@ class Setup(NamedTuple):
 def build(cfg: Config) -> Setup:
     """Load data and build model, loss, metrics and optimizer from `cfg`."""
     splits = data.load(cfg.data)
+    _check_loss(cfg, splits)
     n_train = len(splits.train.x)
     batch_size = batches.resolve_batch_size(cfg.train.batch_size, n_train)
     steps = batches.num_batches(n_train, batch_size, cfg.train.ragged)
@@ -43,7 +46,7 @@ def build(cfg: Config) -> Setup:
         splits=splits,
         model=models.from_config(cfg.model, _out_features(splits, cfg)),
         loss_fn=losses.get(cfg.loss.name),
-        metrics=_metrics(cfg),
+        metrics=_metrics(cfg, splits),
         optimizer=optim.build(cfg.optim, steps * cfg.train.epochs),
         schedule=optim.schedule(cfg.optim, steps * cfg.train.epochs),
         batch_size=batch_size,
@@ -51,6 +54,40 @@ def build(cfg: Config) -> Setup:
         eval_batch_size=min(cfg.train.eval_batch_size, largest),
         augment=_augment(cfg, splits),
     )
+
+
+def _check_loss(cfg: Config, splits: data.Splits) -> None:
+    """Class labels need a label loss and float targets a regression loss.
+
+    Checked on the host before tracing: otherwise the mismatch surfaces as a
+    shape error inside the jitted loss, far from the config that caused it.
+    """
+    labels = splits.num_classes is not None
+    if labels == (cfg.loss.name in losses.CLASSIFICATION):
+        return
+    if labels:
+        want = (
+            f"a loss for integer class labels, one of {sorted(losses.CLASSIFICATION)}"
+        )
+        hint = f"data {cfg.data.name!r} has {splits.num_classes} classes"
+    else:
+        want = "a loss for float regression targets, e.g. 'mse' or 'huber'"
+        hint = f"data {cfg.data.name!r} has float targets, not class labels"
+    raise _checks.value_error(
+        "setup", f"`loss.name` to be {want}", repr(cfg.loss.name), hint
+    )
+
+
+def input_spec(setup: Setup) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of one training batch of inputs."""
+    x = setup.splits.train.x
+    return jax.ShapeDtypeStruct((setup.batch_size, *x.shape[1:]), x.dtype)
+
+
+def check_params(setup: Setup, params, where: str) -> None:
+    """Raise before any tracing unless `params` fit `setup.model` (see
+    `jnn.params.check_params`), naming every differing key path."""
+    params_lib.check_params(setup.model, params, input_spec(setup), where=where)
 
 
 def _out_features(splits: data.Splits, cfg: Config) -> int:
@@ -75,10 +112,24 @@ def _augment(cfg: Config, splits: data.Splits):
     return fn
 
 
-def _metrics(cfg: Config) -> dict:
+def _metrics(cfg: Config, splits: data.Splits) -> dict:
+    if cfg.data.name == "text" and cfg.loss.name == "sparse_softmax_cross_entropy":
+        return {"accuracy": metrics.accuracy, **_text_metrics(splits)}
     if cfg.loss.name in losses.CLASSIFICATION:
         return {"accuracy": metrics.accuracy}
     return {}
+
+
+def _text_metrics(splits: data.Splits) -> dict:
+    """Bits per character of the model and, beside it, of the train unigram
+    (add-one smoothed) on the same characters: the baseline to beat."""
+    log_probs = jnp.asarray(text.unigram_log_probs(splits.train.y, splits.num_classes))
+    return {
+        "bits_per_char": lambda out, y: text.bits(
+            losses.sparse_softmax_cross_entropy(out, y)
+        ),
+        "unigram_bits_per_char": lambda out, y: text.bits(-log_probs[y]),
+    }
 
 
 def _penalty(cfg: Config):
@@ -105,7 +156,8 @@ def initial_state(setup: Setup, seed: int) -> TrainState:
 def _check_output(setup: Setup, ts: TrainState, x_spec) -> None:
     out = output_spec(setup.model, ts.params, ts.state, x_spec)
     y = setup.splits.train.y
-    want = (setup.splits.num_classes,) if setup.splits.num_classes else y.shape[1:]
+    classes = setup.splits.num_classes
+    want = (*y.shape[1:], classes) if classes else y.shape[1:]  # per step for text
     if tuple(out.shape[1:]) != tuple(want):
         raise _checks.value_error(
             "model",
@@ -124,6 +176,7 @@ def jitted_steps(setup: Setup, cfg: Config):
         penalty=_penalty(cfg),
         metrics=setup.metrics,
         augment=setup.augment,
+        guard_nonfinite=True,  # the loop stops or skips (train.on_nonfinite)
     )
     eval_step = make_eval_step(setup.model, setup.loss_fn, setup.metrics)
     return jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)

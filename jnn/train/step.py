@@ -27,9 +27,20 @@ class Batch(NamedTuple):
     mask: jax.Array  # (B,) float32: 1 real example, 0 padding
 
 
+def per_example(values: jax.Array) -> jax.Array:
+    """Average per-position values (B, *T) to one value per example (B,).
+
+    Sequence models score every step, e.g. a per-character loss (B, T); each
+    example's value is the mean over its positions. (B,) passes through.
+    """
+    if values.ndim <= 1:
+        return values
+    return values.reshape(values.shape[0], -1).mean(axis=1)
+
+
 def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
-    """Mean of per-example `values` (B,) over examples where `mask` is 1."""
-    return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    """Mean over examples where `mask` is 1 of `per_example(values)`."""
+    return jnp.sum(per_example(values) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
 def make_train_step(
@@ -40,6 +51,7 @@ def make_train_step(
     penalty: Penalty | None = None,
     metrics: Mapping[str, MetricFn] | None = None,
     augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+    guard_nonfinite: bool = False,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
     """Build a pure training step; jit it once (donating the state) and call it.
 
@@ -54,6 +66,10 @@ def make_train_step(
       metrics: Optional per-example metrics, reported as masked means.
       augment: Optional `augment(key, x) -> x` run on the batch inside the
         step (see `jnn.data.augment`), with a key derived from the step.
+      guard_nonfinite: If True, a step whose objective or any gradient leaf
+        is non-finite leaves params, state and opt_state unchanged (the step
+        counter still advances) and metrics get `nonfinite` (see
+        `nonfinite_code`); the host loop then stops or counts the skip.
 
     Returns:
       `step(train_state, batch) -> (train_state, metrics)` where metrics holds
@@ -98,9 +114,28 @@ def make_train_step(
         logs["grad_norm"] = optax.tree.norm(grads)
         for name, fn in metrics.items():
             logs[name] = masked_mean(fn(out, batch.y), batch.mask)
+        if guard_nonfinite:
+            logs["nonfinite"] = code = nonfinite_code(total, grads)
+            keep = (params, new_state, opt_state)
+            old = (ts.params, ts.state, ts.opt_state)
+            params, new_state, opt_state = jax.tree.map(
+                lambda new, prev: jnp.where(code < 0, new, prev), keep, old
+            )
         return TrainState(ts.step + 1, params, new_state, opt_state, ts.key), logs
 
     return step
+
+
+def nonfinite_code(objective: jax.Array, grads) -> jax.Array:
+    """Locate the first non-finite value of a step, as an int32 scalar.
+
+    -1: all finite; 0: the objective; i + 1: gradient leaf i in
+    `jax.tree.leaves(grads)` order (see `jnn.train.numerics.describe`).
+    """
+    bad = [~jnp.isfinite(objective)]
+    bad += [~jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]
+    bad = jnp.stack(bad)
+    return jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
 
 
 def make_eval_step(
@@ -118,9 +153,9 @@ def make_eval_step(
     def eval_step(params, state, batch: Batch) -> dict:
         out, _ = model.apply(params, state, batch.x, train=False)
         sums = {"count": jnp.sum(batch.mask)}
-        sums["loss"] = jnp.sum(loss_fn(out, batch.y) * batch.mask)
+        sums["loss"] = jnp.sum(per_example(loss_fn(out, batch.y)) * batch.mask)
         for name, fn in metrics.items():
-            sums[name] = jnp.sum(fn(out, batch.y) * batch.mask)
+            sums[name] = jnp.sum(per_example(fn(out, batch.y)) * batch.mask)
         return sums
 
     return eval_step

@@ -28,7 +28,8 @@ def test_smoke_writes_a_complete_run_directory(tmp_path):
     lines = []
     result = fit(cfg, tmp_path / "run", log=lines.append)
     run = tmp_path / "run"
-    assert len(result.history) == 2 and len(lines) == 3
+    assert len(result.history) == 2 and len(lines) == 4
+    assert lines[0].endswith("starting a fresh run")
     records = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     assert {"train_loss", "val_loss", "val_accuracy"} <= set(records[0])

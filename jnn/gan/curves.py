@@ -1,0 +1,54 @@
+"""Training curves of a GAN run as PNG: both losses and the quality measure.
+
+matplotlib is optional (the `test` extra has it) and imported only here, when
+a plot is asked for.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+MISSING = (
+    "plot_curves: expected matplotlib to be installed, got ImportError. "
+    "Hint: pip install matplotlib (or jnn[test]); the metrics are in metrics.jsonl."
+)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(MISSING) from error
+    return plt
+
+
+def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
+    """Plot d_loss and g_loss, and each `quality` key, against the step.
+
+    Args:
+      records: metrics.jsonl rows with "step", "d_loss", "g_loss" and the
+        quality keys (rows without them are skipped for that curve).
+      path: PNG file to write.
+      quality: Names of the quality measures, e.g. ("modes", "high_quality").
+
+    Raises:
+      ImportError: with an install hint, if matplotlib is missing.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 1 + len(quality), figsize=(5 * (1 + len(quality)), 3.6))
+    for name in ("d_loss", "g_loss"):
+        steps = [r["step"] for r in records if name in r]
+        axes[0].plot(steps, [r[name] for r in records if name in r], label=name)
+    axes[0].set(title="losses", xlabel="generator step")
+    axes[0].legend()
+    for ax, name in zip(axes[1:], quality, strict=True):
+        rows = [r for r in records if name in r]
+        ax.plot([r["step"] for r in rows], [r[name] for r in rows], marker="o")
+        ax.set(title=name, xlabel="generator step")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

@@ -1,0 +1,120 @@
+"""Sample a trained GAN: `python -m jnn.gan.sample RUN_DIR [--interpolate]`.
+
+Loads the latest (or a given) checkpoint of a GAN run, rebuilds the models
+from the config saved in it, and writes a PNG: a grid of samples for images
+or a scatter plot for the ring. `--interpolate` walks the latent space in
+straight lines between random pairs of noise vectors, one pair per row.
+"""
+
+import argparse
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn import _checks
+from jnn import config as config_lib
+from jnn.gan import fit, png
+from jnn.train import checkpoint
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Write a PNG of GAN samples.")
+    parser.add_argument("path", help="a GAN run directory or one of its ckpt_* folders")
+    parser.add_argument("--out", default=None, help="PNG path (default: in the run)")
+    parser.add_argument("--num", type=int, default=64, help="samples (grid cells)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    parser.add_argument(
+        "--interpolate", action="store_true", help="latent interpolation rows"
+    )
+    parser.add_argument("--steps", type=int, default=8, help="images per row")
+    return parser
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The checkpoint `path` names: itself, or the latest one of a run dir.
+
+    Raises:
+      FileNotFoundError: if `path` holds no checkpoint.
+    """
+    path = Path(path)
+    if (path / checkpoint.MANIFEST).is_file():
+        return path
+    found = checkpoint.latest(path / "checkpoints")
+    if found is None:
+        raise FileNotFoundError(
+            f"sample: {_checks.message('a run directory with checkpoints/ckpt_*', repr(str(path)))}"
+        )
+    return found
+
+
+def load(path: str | Path):
+    """Restore a GAN checkpoint; return `(cfg, run, gan_state)`.
+
+    Raises:
+      ValueError: if the checkpoint is not from a GAN run.
+      FileNotFoundError: if `path` holds no checkpoint.
+    """
+    ckpt = find_checkpoint(path)
+    _, meta = checkpoint.restore_metadata(ckpt)
+    if meta.get("task") != "gan":
+        raise _checks.value_error(
+            "sample",
+            "a checkpoint of a GAN run (train.task = 'gan')",
+            f"task {meta.get('task', 'supervised')!r} at '{ckpt}'",
+            "sample supervised runs with scripts/sample.py",
+        )
+    cfg = config_lib.from_dict(meta["config"], str(ckpt))
+    run = fit.build(cfg, tuple(meta["x_shape"]))
+    template = jax.eval_shape(lambda: fit.initial_state(run, 0))
+    tree, _ = checkpoint.restore(ckpt, template._asdict())
+    return cfg, run, type(template)(**tree)
+
+
+def interpolation_noise(key, rows: int, steps: int, latent_dim: int) -> jax.Array:
+    """Noise (rows * steps, latent_dim): row r goes from z_r0 to z_r1 linearly."""
+    ends = jax.random.normal(key, (2, rows, 1, latent_dim))
+    t = jnp.linspace(0.0, 1.0, steps)[None, :, None]  # (1, steps, 1)
+    return ((1.0 - t) * ends[0] + t * ends[1]).reshape(rows * steps, latent_dim)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, sample the checkpoint, write the PNG, print its path."""
+    args = _parser().parse_args(argv)
+    for name in ("num", "steps"):
+        _checks.positive_int("sample", f"--{name}", getattr(args, name))
+    cfg, run, gs = load(args.path)
+    key, latent = jax.random.key(args.seed), cfg.gan.latent_dim
+    if args.interpolate:
+        rows = max(args.num // args.steps, 1)
+        z, columns = interpolation_noise(key, rows, args.steps, latent), args.steps
+    else:
+        z, columns = jax.random.normal(key, (args.num, latent)), 8
+    samples = fit.generate(run, gs, z)
+    picture = _picture(cfg, samples, columns)
+    name = "interpolation" if args.interpolate else "samples"
+    out = (
+        Path(args.out)
+        if args.out
+        else _run_dir(args.path) / f"{name}_{int(gs.step)}.png"
+    )
+    print(png.write_png(out, picture), flush=True)
+    return 0
+
+
+def _picture(cfg, samples: np.ndarray, columns: int) -> np.ndarray:
+    if samples.ndim == 2:  # the ring: one scatter of every sample
+        return fit.sample_picture(cfg, samples)
+    return png.image_grid(
+        samples, columns=columns, scale=4 if samples.shape[1] < 16 else 2
+    )
+
+
+def _run_dir(path) -> Path:
+    path = Path(path)
+    return path.parent.parent if (path / checkpoint.MANIFEST).is_file() else path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

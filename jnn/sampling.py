@@ -1,0 +1,163 @@
+"""Generate text from a trained character model (`model.kind = "rnn_lm"`).
+
+The model runs one step at a time with explicit carries, so generating L
+characters costs L cell steps (not L full passes over a growing prefix): the
+prime is read with one `lax.scan`, then a second `lax.scan` feeds each sampled
+character back in. Both are inside one `jit`; the PRNG key alone decides the
+sample. Keep one `make_sampler` result to reuse its compilation: the
+temperature is a traced argument (changing it never recompiles; a new prime
+length does).
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jax import lax
+
+from jnn import _checks
+from jnn import config as config_lib
+from jnn.data import text
+from jnn.models.sequence import LanguageModelParts, language_model_parts
+
+Sampler = Callable[..., jax.Array]  # (params, prime_ids, key, temperature) -> ids
+
+
+class LanguageModel(NamedTuple):
+    """A restored character model: everything `sample_text` needs."""
+
+    params: dict  # the model's params {"embed", "rnn_0", ..., "output"}
+    parts: LanguageModelParts  # its layers and cells, for one step at a time
+    vocab: str  # token id i is character vocab[i]
+    config: config_lib.Config  # the run's resolved config
+
+
+def check_temperature(temperature) -> float:
+    """Return `temperature` as a float, or raise unless it is finite and > 0.
+
+    Raises:
+      ValueError: if `temperature` is not finite and > 0.
+      TypeError: if it is not a number.
+    """
+    value = _checks.finite_float("sample", "temperature", temperature)
+    if value <= 0:
+        raise _checks.value_error(
+            "sample",
+            "`temperature` > 0",
+            repr(temperature),
+            "use a small value such as 1e-3 for (near-)greedy argmax decoding",
+        )
+    return value
+
+
+def _step(parts: LanguageModelParts, params, carries, token):
+    """One character in, next-character logits out: (B,) int -> (B, V)."""
+    h, _ = parts.embed.apply(params["embed"], {}, token)  # (B,) -> (B, E)
+    new = []
+    for i, (cell, carry) in enumerate(zip(parts.cells, carries, strict=True)):
+        carry, h = cell.apply(params[f"rnn_{i}"], carry, h)
+        new.append(carry)
+    logits, _ = parts.output.apply(params["output"], {}, h)
+    return tuple(new), logits
+
+
+def make_sampler(parts: LanguageModelParts, length: int) -> Sampler:
+    """Build a jitted `sample(params, prime_ids, key, temperature) -> (length,)`.
+
+    Each next id is drawn from softmax(logits / temperature): 1 samples the
+    model's distribution, lower is more conservative, and as temperature -> 0
+    the draw becomes the argmax (greedy decoding).
+
+    Args:
+      parts: The model's `LanguageModelParts` (`language_model_parts`).
+      length: Number of ids to generate. Must be > 0.
+
+    Raises:
+      ValueError: if `length` is not > 0.
+    """
+    _checks.positive_int("make_sampler", "length", length)
+
+    def sample(params, prime_ids, key, temperature):
+        dtype = params["output"]["weight"].dtype
+        carries = tuple(c.initial_carry(1, dtype) for c in parts.cells)
+
+        def read(carries, token):
+            carries, logits = _step(parts, params, carries, token.reshape(1))
+            return carries, logits
+
+        carries, logits = lax.scan(read, carries, prime_ids)  # logits (P, 1, V)
+
+        def write(state, step_key):
+            carries, logits = state
+            token = jr.categorical(step_key, logits / temperature, axis=-1)  # (1,)
+            return _step(parts, params, carries, token), token[0]
+
+        _, ids = lax.scan(write, (carries, logits[-1]), jr.split(key, length))
+        return ids
+
+    return jax.jit(sample)
+
+
+def sample_text(
+    model: LanguageModel,
+    prime: str,
+    *,
+    key: jax.Array,
+    length: int = 300,
+    temperature: float = 1.0,
+) -> str:
+    """Continue `prime` with `length` sampled characters (the prime excluded).
+
+    Raises:
+      ValueError: if `prime` is empty or holds characters outside the
+        model's vocabulary, `length` is not > 0, or `temperature` is not > 0.
+    """
+    temperature = check_temperature(temperature)
+    if not prime:
+        raise _checks.value_error(
+            "sample", "a non-empty `prime`", "''", 'start from a character, e.g. "T"'
+        )
+    prime_ids = jnp.asarray(text.encode(prime, model.vocab))
+    ids = make_sampler(model.parts, length)(model.params, prime_ids, key, temperature)
+    return text.decode(ids, model.vocab)
+
+
+def load_language_model(path: str | Path) -> LanguageModel:
+    """Restore a character model from a run directory or checkpoint folder.
+
+    The config saved in the checkpoint rebuilds the model and the vocabulary
+    (the sorted characters of its `data.path` corpus, read again).
+
+    Raises:
+      FileNotFoundError: if `path` holds no checkpoint.
+      ValueError: if the run is not a character model (`model.kind =
+        "rnn_lm"`), or the corpus no longer matches the saved model.
+    """
+    from jnn.train import checkpoint, setup  # lazy: the training stack
+    from jnn.train.evaluate import resolve_checkpoint
+
+    ckpt = resolve_checkpoint(path)
+    cfg = run_config(ckpt)
+    _checks.one_of(f"{ckpt}", "model.kind", cfg.model.kind, ("rnn_lm",))
+    run = setup.build(cfg)
+    template = setup.initial_state(run, cfg.train.seed)
+    tree, _ = checkpoint.restore(ckpt, template._asdict())
+    vocab = text.build_vocab(text.read_corpus(cfg.data.path))
+    parts = language_model_parts(
+        len(vocab),
+        cell=cfg.model.cell,
+        hidden=cfg.model.hidden,
+        embed_features=cfg.model.embed_features,
+    )
+    return LanguageModel(tree["params"], parts, vocab, cfg)
+
+
+def run_config(ckpt: str | Path) -> config_lib.Config:
+    """The resolved config saved in checkpoint folder `ckpt`."""
+    from jnn.train import checkpoint  # lazy: training stack
+
+    _, meta = checkpoint.restore_metadata(ckpt)
+    return config_lib.from_dict(meta["config"], source=f"{ckpt}/manifest.json")

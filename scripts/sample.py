@@ -1,0 +1,84 @@
+"""Generate from a trained run: `python scripts/sample.py RUN_DIR_OR_CHECKPOINT`.
+
+Character models (`model.kind = "rnn_lm"`, e.g. configs/char_lstm.toml):
+
+    python scripts/sample.py runs/char_lstm-... --temperature 0.8 --length 300 --prime "The "
+
+prints the prime followed by the sampled continuation. GAN runs
+(`train.task = "gan"`, e.g. configs/gan_digits.toml) go to `jnn.gan.sample`:
+
+    python scripts/sample.py runs/gan_digits-... [--num 64] [--interpolate]
+
+writes a PNG grid of samples (a scatter plot for the ring). Thin wrapper: the
+logic lives in `jnn.sampling` and `jnn.gan.sample`; `main` picks a sampler
+from the run's config.
+"""
+
+import argparse
+import sys
+
+import jax
+
+from jnn import sampling
+from jnn.train.evaluate import resolve_checkpoint
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", help="a run directory or one of its checkpoints")
+    parser.add_argument(
+        "--temperature", type=float, default=1.0, help="> 0; lower is safer"
+    )
+    parser.add_argument(
+        "--length", type=int, default=300, help="characters to generate"
+    )
+    parser.add_argument("--prime", default="The ", help="text the sample continues")
+    parser.add_argument("--seed", type=int, default=0, help="sampling PRNG seed")
+    return parser
+
+
+def _sample_text(ckpt, args) -> str:
+    model = sampling.load_language_model(ckpt)
+    key = jax.random.key(args.seed)
+    return args.prime + sampling.sample_text(
+        model, args.prime, key=key, length=args.length, temperature=args.temperature
+    )
+
+
+# Which sampler serves a run, keyed on `_kind(config)`.
+_SAMPLERS = {"rnn_lm": _sample_text}
+
+
+def _kind(cfg) -> str:
+    return cfg.model.kind
+
+
+def _run_path(argv: list[str]) -> str | None:
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("path", nargs="?")
+    return peek.parse_known_args(argv)[0].path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    path = _run_path(argv)
+    if (
+        path is not None
+        and sampling.run_config(resolve_checkpoint(path)).train.task == "gan"
+    ):
+        from jnn.gan import sample as gan_sample  # its own options (--num, ...)
+
+        return gan_sample.main(argv)
+    args = _parser().parse_args(argv)
+    ckpt = resolve_checkpoint(args.path)
+    kind = _kind(sampling.run_config(ckpt))
+    if kind not in _SAMPLERS:
+        known = ", ".join(_SAMPLERS)
+        print(f"sample: expected a run of kind {known}, got {kind!r}.", file=sys.stderr)
+        return 2
+    print(_SAMPLERS[kind](ckpt, args), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

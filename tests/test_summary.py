@@ -1,0 +1,147 @@
+"""`jnn.summary`: per-layer paths, output shapes, parameter counts and FLOPs."""
+
+import importlib.util
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jnn import models
+from jnn.config import Config, DataConfig, ModelConfig
+from jnn.layers import conv, dense, dropout, flatten, named, relu, residual, serial
+from jnn.summary import from_config, summary
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rows(s):
+    return [(r.path, r.kind, r.output, r.params, r.flops) for r in s.rows]
+
+
+def test_mlp_rows_match_hand_counts_in_model_order():
+    b, f, h, c = 5, 64, 16, 3
+    s = summary(
+        models.mlp([h], c, drop_rate=0.5),
+        jax.ShapeDtypeStruct((b, 8, 8, 1), jnp.float32),
+    )
+    assert _rows(s) == [
+        ("flatten", "flatten", ((b, f),), 0, 0),
+        ("hidden_0", "dense", ((b, h),), f * h + h, 2 * b * f * h),
+        ("act_0", "activation", ((b, h),), 0, 0),
+        ("dropout_0", "dropout", ((b, h),), 0, 0),  # named from train mode
+        ("output", "dense", ((b, c),), h * c + c, 2 * b * h * c),
+    ]
+    assert s.params == f * h + h + h * c + c
+    assert s.flops == 2 * b * (f * h + h * c)
+
+
+def test_cnn_conv_flops_are_two_macs_per_output_element():
+    b, cin, cout, k = 2, 3, 4, 3
+    model = serial(
+        conv(cout, (k, k)),
+        relu(),
+        conv(cout, (k, k), padding="VALID", use_bias=False),
+        flatten(),
+        dense(2),
+    )
+    s = summary(model, jnp.zeros((b, 6, 6, cin)))
+    rows = _rows(s)
+    assert rows[0] == (
+        "0",
+        "conv",
+        ((b, 6, 6, cout),),
+        k * k * cin * cout + cout,
+        2 * b * 36 * cout * k * k * cin,
+    )
+    assert rows[2] == (
+        "2",
+        "conv",
+        ((b, 4, 4, cout),),
+        k * k * cout * cout,
+        2 * b * 16 * cout * k * k * cout,
+    )
+    assert rows[4][2:] == (((b, 2),), 64 * 2 + 2, 2 * b * 64 * 2)
+    assert s.flops == sum(r[4] for r in rows)
+
+
+def test_matmul_and_valid_conv_flops_agree_with_xla_cost_analysis():
+    model = serial(
+        conv(4, (3, 3), padding="VALID", use_bias=False),
+        flatten(),
+        dense(5, use_bias=False),
+    )
+    x = jnp.zeros((2, 8, 8, 3))
+    params, state = model.init(jax.random.key(0), x)
+    apply = jax.jit(lambda p, s, x: model.apply(p, s, x)[0])
+    cost = apply.lower(params, state, x).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost  # older jax: one per device
+    assert summary(model, x).flops == cost["flops"] == 2 * 2 * (36 * 4 * 27 + 144 * 5)
+
+
+def test_grouped_conv_divides_the_macs_by_the_groups():
+    s = summary(conv(8, (3,), groups=4), jnp.zeros((1, 10, 8)))
+    ((path, kind, out, _, flops),) = _rows(s)
+    assert (path, kind, out) == ("", "conv", ((1, 10, 8),))
+    assert flops == 2 * 10 * 8 * 3 * (8 // 4)
+
+
+def test_nested_paths_follow_the_params_tree():
+    model = named(
+        block=residual(serial(dense(4), relu())), head=serial(dropout(0.1), dense(2))
+    )
+    s = summary(model, jnp.zeros((3, 4)))
+    assert [(r.path, r.kind) for r in s.rows] == [
+        ("block/body/0", "dense"),
+        ("block/body/1", "activation"),
+        ("block/shortcut", "-"),  # identity: no ops in either mode, no kind
+        ("head/0", "dropout"),
+        ("head/1", "dense"),
+    ]
+    assert s.rows[2].output == ()
+    assert [r.params for r in s.rows] == [20, 0, 0, 0, 10]
+
+
+def test_scan_flops_count_every_time_step():
+    b, t, f, h = 2, 5, 3, 4
+    s = summary(_rnn(h), jnp.zeros((b, t, f)))
+    # a simple RNN cell: x @ W_x (f -> h) and h @ W_h (h -> h) at every step,
+    # then dense(2) on each of the t outputs
+    assert [r.flops for r in s.rows] == [t * 2 * b * (f * h + h * h), 2 * b * t * h * 2]
+
+
+def _rnn(h):
+    from jnn.layers import rnn, simple_rnn_cell
+
+    return serial(rnn(simple_rnn_cell(h)), dense(2))
+
+
+def test_table_lists_rows_and_totals():
+    text = str(summary(serial(dense(8), relu(), dense(2)), jnp.zeros((1, 3))))
+    lines = text.splitlines()
+    assert lines[0] == "input (1, 3)"
+    assert lines[1].split() == ["path", "layer", "output", "shape", "params", "FLOPs"]
+    assert lines[3].split() == ["0", "dense", "(1,", "8)", "32", "48"]
+    assert lines[-1].split() == ["total", "50", "80"]
+
+
+def test_from_config_and_the_script_print_the_trained_models_table(capsys):
+    cfg = Config(
+        data=DataConfig(name="moons", num_samples=128), model=ModelConfig(hidden=(4,))
+    )
+    s = from_config(cfg)
+    assert s.input == (1, 2) and s.params == (2 * 4 + 4) + (4 * 2 + 2)
+    script = _load_script(ROOT / "scripts" / "summary.py")
+    argv = [str(ROOT / "configs" / "moons_sgd.toml"), "--set", "model.hidden=[5]"]
+    assert script.main([*argv, "--batch-size", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden_0" in out and "(3, 5)" in out
+    assert out.splitlines()[-1].split()[:2] == ["total", f"{2 * 5 + 5 + 5 * 2 + 2}"]
+
+
+def _load_script(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

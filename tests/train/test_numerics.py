@@ -1,0 +1,108 @@
+"""Non-finite losses and gradients: stop with the step and leaf, or skip and count."""
+
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jnn.config import Config, DataConfig, ModelConfig, OptimConfig, TrainConfig
+from jnn.layers import dense
+from jnn.train import fit, loop
+from jnn.train.numerics import NonFiniteError
+from jnn.train.state import create
+from jnn.train.step import Batch, make_train_step, nonfinite_code
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
+
+def mse(y, t):
+    return jnp.mean((y - t) ** 2, axis=-1)
+
+
+def sqrt_loss(y, t):
+    """Finite at y == t, but its gradient there is inf * 0 = nan."""
+    return jnp.sqrt(jnp.sum((y - t) ** 2, axis=-1))
+
+
+def _setup(loss, key):
+    model = dense(1)
+    opt = optax.sgd(0.1)
+    step = jax.jit(make_train_step(model, loss, opt, guard_nonfinite=True))
+    return step, create(model, opt, key, jnp.zeros((4, 2)))
+
+
+def _data(n=8, bad=()):
+    x = np.linspace(-1, 1, 2 * n, dtype=np.float32).reshape(n, 2)
+    y = x.sum(-1, keepdims=True)
+    x[list(bad)] = np.nan
+    return x, y
+
+
+def test_nonfinite_code_locates_loss_then_first_grad_leaf():
+    grads = {"a": jnp.ones(2), "b": jnp.array([1.0, jnp.inf]), "c": jnp.ones(1)}
+    assert int(nonfinite_code(jnp.float32(1.0), grads)) == 2  # leaves a, b, c
+    assert int(nonfinite_code(jnp.float32(jnp.nan), grads)) == 0
+    finite = jax.tree.map(jnp.zeros_like, grads)
+    assert int(nonfinite_code(jnp.float32(1.0), finite)) == -1
+
+
+def test_guarded_step_keeps_params_and_reports(key):
+    step, ts = _setup(mse, key)
+    x, y = _data(4, bad=[1])
+    before = jax.tree.map(np.asarray, (ts.params, ts.opt_state))
+    ts, logs = step(ts, Batch(x, y, np.ones(4, np.float32)))
+    assert int(logs["nonfinite"]) == 0 and int(ts.step) == 1
+    after = jax.tree.map(np.asarray, (ts.params, ts.opt_state))
+    jax.tree.map(np.testing.assert_array_equal, after, before)
+
+
+def _options(mode):
+    return loop.LoopOptions(2, 4, "pad", 4, 0, None, on_nonfinite=mode)
+
+
+def test_stop_names_the_step_and_the_loss(key):
+    step, ts = _setup(mse, key)
+    x, y = _data(8, bad=[5])
+    order = np.random.default_rng([0, 0]).permutation(8)
+    bad_step = int(np.where(order == 5)[0][0]) // 4
+    with pytest.raises(NonFiniteError, match=f"at step {bad_step} .* in the loss") as e:
+        loop.train(ts, step, lambda p, s, n: {}, (x, y), _options("stop"))
+    assert e.value.step == bad_step and "on_nonfinite = 'skip'" in str(e.value)
+
+
+def test_stop_names_the_first_nonfinite_gradient_leaf(key):
+    step, ts = _setup(sqrt_loss, key)
+    x, y = _data(4)
+    ts = ts._replace(params={"weight": jnp.ones((2, 1)), "bias": jnp.zeros(1)})
+    with pytest.raises(NonFiniteError, match=r"gradient of params\['bias'\]"):
+        loop.train(ts, step, lambda p, s, n: {}, (x, y), _options("stop"))
+
+
+def test_skip_counts_and_never_leaves_nan_params(key):
+    step, ts = _setup(mse, key)
+    x, y = _data(8, bad=[5])
+    result = loop.train(ts, step, lambda p, s, n: {}, (x, y), _options("skip"))
+    assert [r["skipped_steps"] for r in result.history] == [1, 1]
+    assert all(np.isfinite(r["train_loss"]) for r in result.history)
+    leaves = jax.tree.leaves(result.train_state.params)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in leaves)
+    assert int(result.train_state.step) == 4
+
+
+def test_fit_stops_on_a_diverging_learning_rate():
+    cfg = Config(
+        data=DataConfig(name="moons", num_samples=64),
+        model=ModelConfig(hidden=(8,)),
+        optim=OptimConfig(name="sgd", lr=1e30),
+        train=TrainConfig(epochs=3, batch_size=8),
+    )
+    with pytest.raises(NonFiniteError, match=r"non-finite value at step \d+"):
+        fit(cfg, log=None, progress=False)
+    skip = replace(cfg, train=replace(cfg.train, on_nonfinite="skip"))
+    result = fit(skip, log=None, progress=False)
+    assert sum(r["skipped_steps"] for r in result.history) > 0
+    leaves = jax.tree.leaves(result.train_state.params)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in leaves)
