@@ -17,6 +17,7 @@ from jnn import _checks
 from jnn import config as config_lib
 from jnn.gan import fit, png
 from jnn.train import checkpoint
+from jnn.train.evaluate import resolve_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,23 +33,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def find_checkpoint(path: str | Path) -> Path:
-    """The checkpoint `path` names: itself, or the latest one of a run dir.
-
-    Raises:
-      FileNotFoundError: if `path` holds no checkpoint.
-    """
-    path = Path(path)
-    if (path / checkpoint.MANIFEST).is_file():
-        return path
-    found = checkpoint.latest(path / "checkpoints")
-    if found is None:
-        raise FileNotFoundError(
-            f"sample: {_checks.message('a run directory with checkpoints/ckpt_*', repr(str(path)))}"
-        )
-    return found
-
-
 def load(path: str | Path):
     """Restore a GAN checkpoint; return `(cfg, run, gan_state)`.
 
@@ -56,7 +40,7 @@ def load(path: str | Path):
       ValueError: if the checkpoint is not from a GAN run.
       FileNotFoundError: if `path` holds no checkpoint.
     """
-    ckpt = find_checkpoint(path)
+    ckpt = resolve_checkpoint(path, "sample")
     _, meta = checkpoint.restore_metadata(ckpt)
     if meta.get("task") != "gan":
         raise _checks.value_error(

@@ -8,7 +8,7 @@ from jnn import config as config_lib
 from jnn.train import checkpoint, loop, resume, setup
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
+def resolve_checkpoint(path: str | Path, where: str = "evaluate") -> Path:
     """Accept a run directory (its latest checkpoint) or a checkpoint directory.
 
     Raises:
@@ -17,14 +17,14 @@ def resolve_checkpoint(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"evaluate: expected a run or checkpoint directory, got {str(path)!r} (does not exist)."
+            f"{where}: expected a run or checkpoint directory, got {str(path)!r} (does not exist)."
         )
     if (path / "manifest.json").exists():
         return path
     found = checkpoint.latest(path / "checkpoints")
     if found is None:
         raise FileNotFoundError(
-            f"evaluate: expected checkpoints under {str(path / 'checkpoints')!r}, got none. Hint: pass a run directory written by scripts/train.py."
+            f"{where}: expected checkpoints under {str(path / 'checkpoints')!r}, got none. Hint: pass a run directory written by scripts/train.py."
         )
     return found
 

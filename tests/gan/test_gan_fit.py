@@ -69,7 +69,7 @@ def test_sample_restores_the_trained_generator(ring_run):
 
 
 def test_sample_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="a run directory with checkpoints"):
+    with pytest.raises(FileNotFoundError, match="sample: expected checkpoints under"):
         sample.main([str(tmp_path)])
     path = checkpoint.save(tmp_path, 0, {"w": np.zeros(1)}, {"config": {}})
     with pytest.raises(ValueError, match="a checkpoint of a GAN run"):
