@@ -184,3 +184,14 @@ def test_fields_added_since_the_checkpoint_are_no_difference():
 def test_preempted_without_a_run_directory_saves_nothing():
     with pytest.raises(Preempted, match="SIGTERM at step 2; checkpoint None"):
         _fit(None, stop=_stop_at(2))
+
+
+def test_a_pending_step_is_settled_before_it_is_saved():
+    logs = {"loss": jnp.float32(2.0)}
+    pos = loop.Position(batch=1, pending=(0, jnp.int32(-1), 4.0, logs))
+    with pytest.raises(ValueError, match="expected a settled loop position"):
+        resume.position_to_json(pos)
+    settled = loop.settle(pos, {}, "stop")
+    assert settled.pending is None and settled.count == 4.0
+    assert float(settled.totals["loss"]) == 8.0  # weighted by the example count
+    assert resume.position_to_json(settled)["totals"] == {"loss": [8.0, "float32"]}
