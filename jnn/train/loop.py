@@ -11,6 +11,7 @@ a run resumed from them continues bitwise like an uninterrupted one, because
 each epoch's data order is a function of (seed, epoch) alone.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -41,13 +42,14 @@ class Position(NamedTuple):
     epoch: int = 0  # 0-based epoch in progress
     batch: int = 0  # batches of `epoch` already stepped
     totals: dict | None = None  # example-weighted train-metric sums this epoch
-    count: float = 0.0  # examples behind `totals`
-    skipped: int = 0  # non-finite updates skipped this epoch
+    count: float = 0.0  # examples behind `totals` (a device scalar mid-epoch)
+    skipped: int = 0  # non-finite updates skipped this epoch (likewise)
     history: tuple = ()  # records of the finished epochs
     monitor: early_stopping.Monitor | None = None  # None without early stopping
     best: tuple | None = None  # (params, state) copied at the best epoch
     done: bool = False  # all epochs run, or stopped early
-    pending: tuple | None = None  # the last step, not yet read back (`settle`)
+    bad: object = None  # device [update index, code] of the first non-finite
+    # step this epoch, [-1, -1] if none; read back by `settle`
 
 
 class LoopResult(NamedTuple):
@@ -70,40 +72,72 @@ def evaluate(eval_step, params, state, x: np.ndarray, y: np.ndarray, batch_size:
     return {name: float(value) / count for name, value in totals.items()}
 
 
-@jax.jit
-def _add_weighted(totals: dict, logs: dict, weight) -> dict:
-    # One fused dispatch per step: eager per-metric ops cost more than the step.
-    return jax.tree.map(lambda t, v: t + v * weight, totals, logs)
+# How often (in steps) "stop" mode reads back the non-finite flag mid-epoch.
+# Each read waits for the device, so it is not done on every step; the flag
+# keeps the first bad step, and no update from it is ever applied.
+CHECK_EVERY = 32
 
 
-def _fold(pos: Position, logs: dict, weight: float) -> Position:
-    """Add one step's example-weighted metrics to the epoch's device sums."""
+class _Sums(NamedTuple):
+    """The epoch's running sums, on the device (see `_step_and_fold`)."""
+
+    totals: dict
+    count: jax.Array
+    skipped: jax.Array
+    bad: jax.Array
+
+
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
+def _step_and_fold(step, ts: TrainState, batch, sums: _Sums):
+    """One step and its metrics folded into the sums: a single dispatch.
+
+    A separate host-side fold per step costs more than a small model's step.
+    A step flagged non-finite (`nonfinite` >= 0) is left out of the sums and
+    counted; the first one's update index and code are kept in `bad`.
+    """
+    index = ts.step
+    ts, logs = step(ts, batch)
+    code = logs.pop("nonfinite", jnp.int32(-1))
+    ok = code < 0
+    weight = jnp.sum(batch.mask)
+    totals = jax.tree.map(
+        lambda t, v: t + jnp.where(ok, v * weight, 0.0), sums.totals, logs
+    )
+    first = jnp.stack([index, code]).astype(jnp.int32)
+    bad = jnp.where((sums.bad[0] < 0) & ~ok, first, sums.bad)
+    count = sums.count + jnp.where(ok, weight, 0.0)
+    return ts, _Sums(totals, count, sums.skipped + (~ok).astype(jnp.int32), bad)
+
+
+def _start_sums(step, ts: TrainState, batch, pos: Position) -> _Sums:
+    """Device sums to continue `pos` from: zeros, or a resumed epoch's sums."""
     totals = pos.totals
     if totals is None:
-        totals = jax.tree.map(jnp.zeros_like, logs)
-    totals = _add_weighted(totals, logs, weight)
-    return pos._replace(totals=totals, count=pos.count + weight)
+        _, logs = jax.eval_shape(step, ts, batch)
+        logs.pop("nonfinite", None)
+        totals = {k: jnp.zeros(v.shape, v.dtype) for k, v in logs.items()}
+    return _Sums(
+        totals,
+        jnp.asarray(pos.count, jnp.float32),
+        jnp.asarray(pos.skipped, jnp.int32),
+        jnp.full((2,), -1, jnp.int32) if pos.bad is None else pos.bad,
+    )
 
 
 def settle(pos: Position, params, mode: str) -> Position:
-    """Read back the pending step: stop on, or count, a non-finite one; else fold it.
+    """Read back the epoch's non-finite flag; in "stop" mode, raise if set.
 
-    The loop settles each step only after queueing the next one, so reading
-    its `nonfinite` code never stalls the device; a checkpoint settles first,
-    so no saved position hides an unread step.
+    `fit` settles before every checkpoint, so no saved position hides an
+    unread non-finite step. Returns `pos` unchanged.
 
     Raises:
-      NonFiniteError: if the pending step was not finite and `mode` is "stop".
+      NonFiniteError: if a step was not finite and `mode` is "stop".
     """
-    if pos.pending is None:
-        return pos
-    index, code, weight, logs = pos.pending
-    pos = pos._replace(pending=None)
-    if code is not None and int(code) >= 0:
-        if mode == "stop":
-            raise numerics.error(int(code), index, params)
-        return pos._replace(skipped=pos.skipped + 1)
-    return _fold(pos, logs, weight)
+    if mode == "stop" and pos.bad is not None:
+        index, code = (int(v) for v in np.asarray(pos.bad))
+        if index >= 0:
+            raise numerics.error(code, index, params)
+    return pos
 
 
 def run_epoch(
@@ -119,10 +153,11 @@ def run_epoch(
 ) -> tuple[TrainState, Position]:
     """Step through the rest of epoch `pos.epoch`, from batch `pos.batch` on.
 
+    `ts` is consumed (donated), whether or not `step` itself donates.
+
     `on_step(ts, pos)` runs after every batch but the epoch's last (whose
-    position is only complete after validation; `train` calls it then); its
-    `pos` still holds the step just taken as `pending`: `settle` it before
-    saving.
+    position is only complete after validation; `train` calls it then);
+    `settle` its `pos` before saving it.
     `on_batch`, if given, gets a `progress.BatchEnd` after every batch (e.g.
     `progress.bar`); it receives device sums, so it decides when to sync.
     """
@@ -130,16 +165,14 @@ def run_epoch(
     stream = batches.epoch_batches(
         x, y, options.batch_size, options.ragged, options.seed, pos.epoch, pos.batch
     )
-    index = int(ts.step)  # one read per epoch; then counted on the host
+    sums = None
     for batch in stream:
-        ts, logs = step(ts, batch)
-        code = logs.pop("nonfinite", None)
-        pos = settle(pos, ts.params, options.on_nonfinite)  # the step before
-        weight = float(batch.mask.sum())  # host value: no device sync needed
-        pos = pos._replace(batch=pos.batch + 1, pending=(index, code, weight, logs))
-        index += 1
-        if pos.batch == total:  # the epoch ends with a sync anyway: exact sums
-            pos = settle(pos, ts.params, options.on_nonfinite)
+        if sums is None:
+            sums = _start_sums(step, ts, batch, pos)
+        ts, sums = _step_and_fold(step, ts, batch, sums)
+        pos = pos._replace(batch=pos.batch + 1, **sums._asdict())
+        if pos.batch % CHECK_EVERY == 0 or pos.batch == total:
+            settle(pos, ts.params, options.on_nonfinite)
         if on_batch is not None:
             on_batch(
                 progress.BatchEnd(pos.epoch, pos.batch, total, pos.count, pos.totals)
@@ -157,14 +190,15 @@ def _copy(tree):
 def _record(ts: TrainState, pos: Position, eval_split, options: LoopOptions) -> dict:
     """The epoch's log record: train means, validation metrics, lr, skips."""
     record = {"epoch": pos.epoch + 1, "step": int(ts.step)}
-    if pos.totals is not None:
-        record |= {f"train_{k}": float(v) / pos.count for k, v in pos.totals.items()}
+    count = float(pos.count)
+    if pos.totals is not None and count > 0:  # 0: every update was skipped
+        record |= {f"train_{k}": float(v) / count for k, v in pos.totals.items()}
     val = eval_split(ts.params, ts.state, "val")
     record |= {f"val_{k}": v for k, v in val.items()}
     if options.schedule is not None:
         record["lr"] = float(options.schedule(int(ts.step) - 1))  # lr of last step
     if options.on_nonfinite == "skip":
-        record["skipped_steps"] = pos.skipped
+        record["skipped_steps"] = int(pos.skipped)
     return record
 
 
@@ -213,7 +247,8 @@ def train(
     """Train for `options.epochs` epochs, validating after each one.
 
     Args:
-      ts: The initial (or restored) `TrainState`.
+      ts: The initial (or restored) `TrainState`; consumed: its buffers are
+        donated to the first step (copy anything you still need).
       step: The jitted train step `step(ts, batch) -> (ts, metrics)`.
       eval_split: `eval_split(params, state, split_name) -> metrics` ("val").
       train_data: Host arrays `(x, y)` of the training split.
@@ -227,8 +262,8 @@ def train(
 
     Raises:
       NonFiniteError: if a step's loss or gradient is not finite and
-        `options.on_nonfinite` is "stop". It is raised when the next step has
-        been queued (see `settle`); no update from the bad step is applied.
+        `options.on_nonfinite` is "stop", within `CHECK_EVERY` steps of it or
+        at the epoch's end (see `settle`); no update from it is ever applied.
     """
     pos = position if position is not None else start(options)
     while not pos.done:

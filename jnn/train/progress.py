@@ -103,8 +103,8 @@ def render(info: BatchEnd, epochs: int, seconds: float) -> str:
         f"{info.batch}/{info.num_batches}",
     ]
     if seconds > 0:
-        parts.append(f"{info.count / seconds:.0f} ex/s")
-    count = info.count or 1.0
+        parts.append(f"{float(info.count) / seconds:.0f} ex/s")
+    count = float(info.count) or 1.0
     totals = info.totals or {}  # None until the loop has read back a step
     names = sorted(totals, key=lambda name: name != "loss")  # loss first
     parts += [f"{name} {float(totals[name]) / count:.4f}" for name in names]

@@ -100,21 +100,20 @@ def check_config(saved: dict, cfg: Config, path: Path, *, allow: bool) -> list[s
 
 
 def position_to_json(pos: Position) -> dict:
-    """The JSON form of a settled `Position`; arrays (best params) go in the tree.
+    """The JSON form of a `Position`; arrays (best params) go in the tree.
 
-    Raises:
-      ValueError: if `pos` still holds a pending step (call `loop.settle`).
+    Device sums become Python numbers (float32 -> float is exact); `fit` has
+    settled the position (`loop.settle`) before it gets here.
     """
-    if pos.pending is not None:
-        raise _checks.value_error(
-            "resume", "a settled loop position", "a pending step", "call loop.settle"
-        )
     totals = None
-    if pos.totals is not None:  # float32 -> Python float is exact
+    if pos.totals is not None:
         totals = {k: [float(v), str(v.dtype)] for k, v in pos.totals.items()}
     monitor = list(pos.monitor) if pos.monitor is not None else None
     return {
-        **{k: getattr(pos, k) for k in ("epoch", "batch", "count", "skipped")},
+        "epoch": pos.epoch,
+        "batch": pos.batch,
+        "count": float(pos.count),
+        "skipped": int(pos.skipped),
         "totals": totals,
         "history": list(pos.history),
         "monitor": monitor,

@@ -23,6 +23,7 @@ from jnn.config import (
 from jnn.train import checkpoint, fit, lock, loop, resume
 from jnn.train.early_stopping import Monitor
 from jnn.train.fit import ResumeOptions
+from jnn.train.numerics import NonFiniteError
 from jnn.train.signals import Preempted
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
@@ -186,12 +187,19 @@ def test_preempted_without_a_run_directory_saves_nothing():
         _fit(None, stop=_stop_at(2))
 
 
-def test_a_pending_step_is_settled_before_it_is_saved():
-    logs = {"loss": jnp.float32(2.0)}
-    pos = loop.Position(batch=1, pending=(0, jnp.int32(-1), 4.0, logs))
-    with pytest.raises(ValueError, match="expected a settled loop position"):
-        resume.position_to_json(pos)
-    settled = loop.settle(pos, {}, "stop")
-    assert settled.pending is None and settled.count == 4.0
-    assert float(settled.totals["loss"]) == 8.0  # weighted by the example count
-    assert resume.position_to_json(settled)["totals"] == {"loss": [8.0, "float32"]}
+def test_settle_raises_for_a_flagged_step_only_in_stop_mode():
+    pos = loop.Position(batch=5, bad=jnp.array([3, 0], jnp.int32))
+    with pytest.raises(NonFiniteError, match=r"at step 3 .* in the loss"):
+        loop.settle(pos, {}, "stop")
+    assert loop.settle(pos, {}, "skip") is pos
+    clean = pos._replace(bad=jnp.array([-1, -1], jnp.int32))
+    assert loop.settle(clean, {}, "stop") is clean
+
+
+def test_position_json_holds_device_sums_as_exact_numbers():
+    totals = {"loss": jnp.float32(0.1)}
+    pos = loop.Position(totals=totals, count=jnp.float32(3), skipped=jnp.int32(1))
+    data = json.loads(json.dumps(resume.position_to_json(pos)))
+    assert (data["count"], data["skipped"]) == (3.0, 1)
+    back = resume.position_from_json(data, None)
+    assert np.asarray(back.totals["loss"]).tobytes() == np.float32(0.1).tobytes()
