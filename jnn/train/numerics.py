@@ -29,6 +29,8 @@ def describe(code: int, params) -> str:
     if code == 0:
         return "the loss (objective)"
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree.leaves_with_path(params)]
+    if code > len(paths):  # every leaf finite, but the squared norm overflowed
+        return "the global gradient norm (finite gradients too large to square)"
     return f"the gradient of params{paths[code - 1]}"
 
 

@@ -66,10 +66,12 @@ def make_train_step(
       metrics: Optional per-example metrics, reported as masked means.
       augment: Optional `augment(key, x) -> x` run on the batch inside the
         step (see `jnn.data.augment`), with a key derived from the step.
-      guard_nonfinite: If True, a step whose objective or any gradient leaf
-        is non-finite leaves params, state and opt_state unchanged (the step
-        counter still advances) and metrics get `nonfinite` (see
-        `nonfinite_code`); the host loop then stops or counts the skip.
+      guard_nonfinite: If True, a step whose objective or global gradient
+        norm is non-finite leaves params, state and opt_state unchanged (the
+        step counter still advances) and metrics get `nonfinite` (-1 when
+        fine, else `nonfinite_code`, or the number of gradient leaves + 1 when
+        finite gradients overflow the norm); the host loop then stops or
+        counts the skip.
 
     Returns:
       `step(train_state, batch) -> (train_state, metrics)` where metrics holds
@@ -105,25 +107,41 @@ def make_train_step(
         (total, (new_state, out, data_loss)), grads = grad_fn(
             ts.params, ts.state, batch, step_key
         )
-        # optax mixes int step counts with floats internally; keep users' strict
-        # promotion setting for jnn's own code but not for optax's.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
-        params = optax.apply_updates(ts.params, updates)
+
+        def update(_):
+            # optax mixes int step counts with floats internally; keep users'
+            # strict promotion setting for jnn's own code but not for optax's.
+            with jax.numpy_dtype_promotion("standard"):
+                updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
+            return optax.apply_updates(ts.params, updates), new_state, opt_state
+
         logs = {"loss": data_loss, "objective": total}
         logs["grad_norm"] = optax.tree.norm(grads)
         for name, fn in metrics.items():
             logs[name] = masked_mean(fn(out, batch.y), batch.mask)
-        if guard_nonfinite:
-            logs["nonfinite"] = code = nonfinite_code(total, grads)
-            keep = (params, new_state, opt_state)
-            old = (ts.params, ts.state, ts.opt_state)
-            params, new_state, opt_state = jax.tree.map(
-                lambda new, prev: jnp.where(code < 0, new, prev), keep, old
+        if not guard_nonfinite:
+            params, new_state, opt_state = update(None)
+        else:
+            # NaN/Inf in any gradient makes the norm non-finite: one cheap test
+            # per step. A bad step skips the whole update (a cond, so a good
+            # step pays no select over every parameter) and looks for the leaf.
+            ok = jnp.isfinite(total) & jnp.isfinite(logs["grad_norm"])
+            logs["nonfinite"] = jax.lax.cond(
+                ok, lambda: jnp.int32(-1), lambda: _bad_code(total, grads)
+            )
+            keep = (ts.params, ts.state, ts.opt_state)
+            params, new_state, opt_state = jax.lax.cond(
+                ok, update, lambda _: keep, None
             )
         return TrainState(ts.step + 1, params, new_state, opt_state, ts.key), logs
 
     return step
+
+
+def _bad_code(objective: jax.Array, grads) -> jax.Array:
+    # Finite leaves whose squared norm overflows: report that, not "all finite".
+    code = nonfinite_code(objective, grads)
+    return jnp.where(code < 0, len(jax.tree.leaves(grads)) + 1, code)
 
 
 def nonfinite_code(objective: jax.Array, grads) -> jax.Array:

@@ -10,7 +10,7 @@ import pytest
 
 from jnn.config import Config, DataConfig, ModelConfig, OptimConfig, TrainConfig
 from jnn.layers import dense
-from jnn.train import fit, loop
+from jnn.train import fit, loop, numerics
 from jnn.train.numerics import NonFiniteError
 from jnn.train.state import create
 from jnn.train.step import Batch, make_train_step, nonfinite_code
@@ -106,3 +106,20 @@ def test_fit_stops_on_a_diverging_learning_rate():
     assert sum(r["skipped_steps"] for r in result.history) > 0
     leaves = jax.tree.leaves(result.train_state.params)
     assert all(np.all(np.isfinite(np.asarray(v))) for v in leaves)
+
+
+def test_finite_gradients_that_overflow_the_norm_are_flagged(key):
+    def steep(y, t):  # finite loss; gradients ~1e20, whose squares overflow
+        return 1e20 * jnp.sum(y - t, axis=-1)
+
+    step, ts = _setup(steep, key)
+    x, y = _data(4)
+    before = jax.tree.map(np.asarray, ts.params)
+    ts, logs = step(ts, Batch(x, y, np.ones(4, np.float32)))
+    assert np.isfinite(float(logs["objective"]))
+    code = int(logs["nonfinite"])
+    assert code == 3  # two gradient leaves, both finite: the norm overflowed
+    after = jax.tree.map(np.asarray, ts.params)
+    jax.tree.map(np.testing.assert_array_equal, after, before)
+    with pytest.raises(NonFiniteError, match="global gradient norm"):
+        raise numerics.error(code, 0, ts.params)
