@@ -9,7 +9,19 @@ import pytest
 
 from jnn import models
 from jnn.config import Config, DataConfig, ModelConfig
-from jnn.layers import conv, dense, dropout, flatten, named, relu, residual, serial
+from jnn.layers import (
+    avg_pool,
+    conv,
+    dense,
+    dropout,
+    flatten,
+    global_max_pool,
+    max_pool,
+    named,
+    relu,
+    residual,
+    serial,
+)
 from jnn.summary import from_config, summary
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
@@ -145,3 +157,13 @@ def _load_script(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_pooling_rows_are_named_by_their_constructor():
+    model = serial(max_pool((2, 2)), avg_pool((2, 2)), global_max_pool())
+    s = summary(model, jnp.zeros((1, 8, 8, 3)))
+    assert [(r.kind, r.output) for r in s.rows] == [
+        ("max_pool", ((1, 4, 4, 3),)),
+        ("avg_pool", ((1, 2, 2, 3),)),
+        ("global_max_pool", ((1, 3),)),
+    ]

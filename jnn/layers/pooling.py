@@ -138,6 +138,7 @@ def _window_layer(where: str, window, stride, padding, reduce) -> Layer:
         del params, key, train  # deterministic, parameter-free layer
         return reduce(x, check(x)), state
 
+    apply.__qualname__ = f"{where}.<locals>.apply"  # jnn.summary's layer kind
     return Layer(init, apply)
 
 
@@ -295,6 +296,7 @@ def _global_layer(where: str, reduce) -> Layer:
         check(x)
         return reduce(x, axis=tuple(range(1, x.ndim - 1))), state  # -> (B, C)
 
+    apply.__qualname__ = f"{where}.<locals>.apply"  # jnn.summary's layer kind
     return Layer(init, apply)
 
 
