@@ -97,12 +97,10 @@ def train_main(argv: list[str] | None = None) -> int:
     )
     print(config_lib.to_toml(cfg), flush=True)
     print(f"run directory: {workdir}", flush=True)
-    if cfg.train.task == "gan":  # its own trainer: no --resume for GANs yet
+    if cfg.train.task == "gan":  # its own trainer, with the same resume flags
         from jnn.gan.fit import fit as fit_gan
 
-        result = fit_gan(cfg, workdir, log=lambda line: print(line, flush=True))
-        print(f"saved to {result.run_dir}", flush=True)
-        return 0
+        return _fit(fit_gan, cfg, workdir, args)
     return _fit(fit, cfg, workdir, args)
 
 

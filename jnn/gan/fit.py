@@ -15,13 +15,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jnn import _checks
 from jnn import config as config_lib
 from jnn._types import Layer
 from jnn.config import Config, OptimConfig
 from jnn.gan import curves, data, models, png, quality
 from jnn.gan.state import GANState, create
 from jnn.gan.step import StepOptions, make_step
-from jnn.train import checkpoint, optim
+from jnn.train import checkpoint, lock, optim
+from jnn.train import resume as resume_lib
+from jnn.train.fit import ResumeOptions
+from jnn.train.signals import Preempted
 
 _EVAL_SALT = 0x6A6E6E  # fold_in salt of the fixed evaluation noise
 
@@ -140,40 +144,88 @@ def _judge(cfg: Config, real: data.GanData) -> _Judge:
     return _Judge(measure, ("confidence", "entropy_ratio"), info)
 
 
-def fit(cfg: Config, workdir: str | Path | None = None, *, log=print) -> GanFitResult:
+def fit(
+    cfg: Config,
+    workdir: str | Path | None = None,
+    *,
+    log=print,
+    resume: ResumeOptions | None = None,
+    stop=None,
+) -> GanFitResult:
     """Train the GAN described by `cfg` (`train.task = "gan"`).
+
+    Resumable like `jnn.train.fit`: a run directory with checkpoints is
+    continued from its newest one (the `GANState` holds both models, both
+    optimizers, the step and the key; data and noise are drawn from the key
+    inside the step), bitwise as if never interrupted.
 
     Args:
       cfg: A validated `jnn.config.Config`; uses [data], [train] (seed,
         batch_size) and [gan].
       workdir: Run directory, created if needed; None writes nothing.
       log: Called with one progress line per evaluation (None silences).
+      resume: `jnn.train.fit.ResumeOptions` (mode auto | required | never).
+      stop: Optional `stop() -> signum | None`, polled after every step: a
+        signal commits a checkpoint at that step and raises `Preempted`.
+
+    Raises:
+      Preempted: after a signal reported by `stop`, once the checkpoint is
+        committed (without `workdir`: at once, with no checkpoint).
+      ValueError / FileNotFoundError: as `jnn.train.fit` for locks, config
+        changes and resume modes.
     """
     log = log or (lambda line: None)
+    resume = resume or ResumeOptions()
+    _checks.one_of("fit", "resume.mode", resume.mode, resume_lib.MODES)
+    if workdir is None:
+        return _fit(cfg, None, log, resume, stop)
+    held = lock.acquire(workdir, break_stale=resume.break_lock)
+    try:
+        return _fit(cfg, Path(workdir), log, resume, stop)
+    finally:
+        lock.release(held)
+
+
+class _Position(NamedTuple):
+    """What the host loop adds to the `GANState`: records and running sums."""
+
+    history: list  # one record per evaluation so far
+    totals: dict | None  # device sums of the step metrics since the last one
+    count: int  # steps behind `totals`
+
+
+def _fit(cfg: Config, workdir: Path | None, log, resume, stop) -> GanFitResult:
     start = time.perf_counter()
     real = data.load(cfg.data, cfg.gan)
     run = build(cfg, real.x.shape[1:])
     judge = _judge(cfg, real)
-    gs = initial_state(run, cfg.train.seed)
+    gs, pos = initial_state(run, cfg.train.seed), _Position([], None, 0)
+    writer = _RunWriter(workdir, cfg, run) if workdir is not None else None
+    if writer:
+        gs, pos = writer.resume(gs, resume, log)
     models = (run.generator, run.discriminator, run.g_optimizer, run.d_optimizer)
     step = jax.jit(make_step(*models, run.options), donate_argnums=0)
-    writer = _RunWriter(workdir, cfg, run) if workdir is not None else None
     device_data, z_eval = jnp.asarray(real.x), eval_noise(cfg)
-    history, totals, count = [], None, 0
-    for t in range(1, cfg.gan.steps + 1):
+    history, totals, count = pos
+    for t in range(int(gs.step) + 1, cfg.gan.steps + 1):
         gs, logs = step(gs, device_data)
         totals = logs if totals is None else jax.tree.map(jnp.add, totals, logs)
         count += 1
         if t % cfg.gan.eval_every == 0 or t == cfg.gan.steps:
             record = {"step": t, **{k: float(v) / count for k, v in totals.items()}}
-            samples = generate(run, gs, z_eval)
-            record |= judge.measure(samples)
+            record |= judge.measure(generate(run, gs, z_eval))
             record["time_s"] = round(time.perf_counter() - start, 3)
             history.append(record)
             log(_format(record, cfg.gan.steps))
             totals, count = None, 0
             if writer:
-                writer.record(record, gs, cfg.gan.checkpoint_every)
+                writer.record(record, gs, cfg.gan.checkpoint_every, history)
+        signum = stop() if stop else None
+        if signum:
+            pos = _Position(history, totals, count)
+            path = writer.checkpoint(gs, pos) if writer else None
+            raise Preempted(signum, t, path)
+    samples = generate(run, gs, z_eval)
     if writer:
         writer.final(gs, history, judge, samples, time.perf_counter() - start, log)
     return GanFitResult(gs, history, history[-1], writer and writer.dir)
@@ -188,35 +240,74 @@ def _format(record: dict, steps: int) -> str:
 class _RunWriter:
     """Writes a GAN run directory: config, metrics, checkpoints, PNGs."""
 
-    def __init__(self, workdir, cfg: Config, run: GanRun):
+    def __init__(self, workdir: Path, cfg: Config, run: GanRun):
         self.dir = Path(workdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.cfg, self.run = cfg, run
-        config_lib.save(cfg, self.dir / "config.toml")
+        self.checkpoints = self.dir / "checkpoints"
+        checkpoint.clean_temporaries(self.checkpoints)  # we hold the lock
         self.metrics = self.dir / "metrics.jsonl"
-        self.metrics.write_text("")
 
-    def record(self, record: dict, gs: GANState, every: int) -> None:
+    def resume(self, fresh: GANState, options: ResumeOptions, log):
+        """The state and position to start from; rewrites config and metrics."""
+        gs, pos = fresh, _Position([], None, 0)
+        found = resume_lib.find(self.checkpoints, options.mode)
+        if found is None and options.mode == "auto":
+            log(f"no checkpoint in {self.checkpoints}: starting a fresh run")
+        if found is not None:
+            gs, pos = self._restore(found, fresh, options, log)
+        config_lib.save(self.cfg, self.dir / "config.toml")
+        self.metrics.write_text("".join(json.dumps(r) + "\n" for r in pos.history))
+        return gs, pos
+
+    def _restore(self, found: Path, fresh: GANState, options: ResumeOptions, log):
+        _, meta = checkpoint.restore_metadata(found)
+        for line in resume_lib.check_config(
+            meta.get("config", {}), self.cfg, found, allow=options.allow_config_change
+        ):
+            log(f"config changed since the checkpoint (allowed): {line}")
+        if not isinstance(meta.get("position"), dict):
+            raise _checks.value_error(
+                "resume",
+                f"a GAN checkpoint with a loop position in '{found}'",
+                "none",
+                "only checkpoints written by jnn.gan.fit can be resumed",
+            )
+        tree, meta = checkpoint.restore(found, fresh._asdict())
+        saved = meta["position"]
+        totals = saved["totals"]
+        if totals is not None:  # float32 -> JSON float -> float32 is exact
+            totals = {k: jnp.asarray(v, dtype) for k, (v, dtype) in totals.items()}
+        pos = _Position(list(saved["history"]), totals, saved["count"])
+        log(f"resuming from {found} at step {int(tree['step'])}")
+        return GANState(**tree), pos
+
+    def record(self, record: dict, gs: GANState, every: int, history) -> None:
         with self.metrics.open("a") as f:
             f.write(json.dumps(record) + "\n")
         if every and record["step"] % every == 0:
-            self.checkpoint(gs, {})
+            self.checkpoint(gs, _Position(history, None, 0))
 
-    def checkpoint(self, gs: GANState, extra: dict) -> Path:
+    def checkpoint(self, gs: GANState, pos: _Position, extra=None) -> Path:
+        totals = None
+        if pos.totals is not None:
+            totals = {k: [float(v), str(v.dtype)] for k, v in pos.totals.items()}
+        position = {"history": pos.history, "totals": totals, "count": pos.count}
         meta = {
             "config": config_lib.to_dict(self.cfg),
             "task": "gan",
             "x_shape": list(self.run.x_shape),
-            **extra,
+            "position": position,
+            **(extra or {}),
         }
         return checkpoint.save(
-            self.dir / "checkpoints", int(gs.step), gs._asdict(), meta, overwrite=True
+            self.checkpoints, int(gs.step), gs._asdict(), meta, overwrite=True
         )
 
     def final(self, gs, history, judge: _Judge, samples, seconds: float, log):
         summary = {"final": history[-1], "steps": int(gs.step), **judge.info}
         summary["seconds"] = round(seconds, 3)
-        path = self.checkpoint(gs, {"final": True})
+        pos = _Position(history, None, 0)
+        path = self.checkpoint(gs, pos, {"final": True})
         summary["checkpoint"] = str(path.relative_to(self.dir))
         (self.dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
         png.write_png(self.dir / "samples.png", sample_picture(self.cfg, samples))
