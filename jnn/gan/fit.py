@@ -265,13 +265,7 @@ class _RunWriter:
             meta.get("config", {}), self.cfg, found, allow=options.allow_config_change
         ):
             log(f"config changed since the checkpoint (allowed): {line}")
-        if not isinstance(meta.get("position"), dict):
-            raise _checks.value_error(
-                "resume",
-                f"a GAN checkpoint with a loop position in '{found}'",
-                "none",
-                "only checkpoints written by jnn.gan.fit can be resumed",
-            )
+        resume_lib.check_position(meta, found, "jnn.gan.fit")
         tree, meta = checkpoint.restore(found, fresh._asdict())
         saved = meta["position"]
         totals = saved["totals"]

@@ -159,6 +159,21 @@ def template(fresh: TrainState, meta: dict) -> dict:
     return out
 
 
+def check_position(meta: dict, path: Path, writer: str) -> None:
+    """Raise unless checkpoint metadata `meta` holds a loop position.
+
+    Raises:
+      ValueError: naming the checkpoint and the `writer` that makes such ones.
+    """
+    if not isinstance(meta.get("position"), dict):
+        raise _checks.value_error(
+            "resume",
+            f"a run checkpoint with a loop position in '{path}'",
+            "none",
+            f"only checkpoints written by {writer} can be resumed",
+        )
+
+
 def restore(path: Path, fresh: TrainState) -> tuple[TrainState, Position, dict]:
     """Restore a run checkpoint into `fresh`'s structure: (state, position, meta).
 
@@ -167,13 +182,7 @@ def restore(path: Path, fresh: TrainState) -> tuple[TrainState, Position, dict]:
         `fit`), or any `checkpoint.restore` error (corruption, tree mismatch).
     """
     _, meta = checkpoint.restore_metadata(path)
-    if not isinstance(meta.get("position"), dict):
-        raise _checks.value_error(
-            "resume",
-            f"a run checkpoint with a loop position in '{path}'",
-            "none",
-            "only checkpoints written by jnn.train.fit can be resumed",
-        )
+    check_position(meta, path, "jnn.train.fit")
     arrays, meta = checkpoint.restore(path, template(fresh, meta))
     best = arrays.pop("best", None)
     pos = position_from_json(meta["position"], best)

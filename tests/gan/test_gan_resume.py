@@ -10,6 +10,7 @@ import pytest
 
 from jnn import config as config_lib
 from jnn.gan import fit
+from jnn.train import checkpoint
 from jnn.train.fit import ResumeOptions
 from jnn.train.signals import Preempted
 
@@ -64,3 +65,12 @@ def test_gan_resume_modes(cfg, tmp_path):
     fit.fit(cfg, tmp_path / "b", log=None)
     with pytest.raises(ValueError, match="no checkpoints with --resume never"):
         fit.fit(cfg, tmp_path / "b", log=None, resume=ResumeOptions("never"))
+
+
+def test_a_checkpoint_without_loop_position_is_refused(cfg, tmp_path):
+    done = fit.fit(cfg, tmp_path / "run", log=None)
+    state = done.gan_state._asdict()
+    meta = {"config": config_lib.to_dict(cfg), "task": "gan"}
+    checkpoint.save(tmp_path / "run" / "checkpoints", 99, state, meta)
+    with pytest.raises(ValueError, match=r"written by jnn\.gan\.fit can be resumed"):
+        fit.fit(cfg, tmp_path / "run", log=None)
