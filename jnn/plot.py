@@ -55,7 +55,15 @@ def metric_name(records: list[dict]) -> str | None:
     return None
 
 
-def _pyplot_free_figure():
+def new_figure(**kwargs):
+    """A matplotlib `Figure` on an Agg canvas, without pyplot or a backend switch.
+
+    jnn's plots (learning curves, GAN curves, gradient flow) all start here:
+    matplotlib is optional, so it is imported only now.
+
+    Raises:
+      ImportError: with an install hint, if matplotlib is not installed.
+    """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -64,7 +72,9 @@ def _pyplot_free_figure():
             "plot: expected matplotlib to be installed, got ImportError. "
             "Hint: pip install 'jnn[plot]' (or matplotlib)."
         ) from None
-    return Figure, FigureCanvasAgg
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _panel(ax, records: list[dict], name: str) -> None:
@@ -89,10 +99,8 @@ def figure(records: list[dict], title: str):
     Raises:
       ImportError: if matplotlib is not installed.
     """
-    figure_cls, canvas_cls = _pyplot_free_figure()
     panels = ["loss"] + [n for n in [metric_name(records)] if n]
-    fig = figure_cls(figsize=(5 * len(panels), 4), layout="constrained")
-    canvas_cls(fig)
+    fig = new_figure(figsize=(5 * len(panels), 4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, name in zip(axes, panels, strict=True):
         _panel(ax, records, name)

@@ -143,15 +143,19 @@ def _load_text(cfg: DataConfig) -> Splits:
     return Splits(*parts, len(vocab))
 
 
-def baselines(cfg: DataConfig) -> dict[str, float]:
+def baselines(cfg: DataConfig, splits: Splits | None = None) -> dict[str, float]:
     """Reference scores a trained model must beat, per split, from raw data.
 
     sine: the last-value forecast's MSE (`jnn.data.sine.last_value_mse`);
     text: the entropy in bits of the train characters (`unigram_entropy_bits`).
     Other data sets: {}. Report them next to the model's test metrics.
+
+    Args:
+      cfg: The data config.
+      splits: `load(cfg)` if the caller has it (text reuses it, not re-read).
     """
     if cfg.name == "text":
-        splits = load(cfg)
+        splits = splits or load(cfg)
         bits = text.unigram_entropy_bits(splits.train.y, splits.num_classes)
         return {"train_unigram_bits": bits}
     if cfg.name != "sine":

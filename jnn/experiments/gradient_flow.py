@@ -163,13 +163,15 @@ def run(
 
 
 def plot(report: dict, path) -> None:
-    """Write a log-scale PNG of mean gradient norm by layer depth per network."""
-    import matplotlib
+    """Write a log-scale PNG of mean gradient norm by layer depth per network.
 
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
+    Raises:
+      ImportError: if matplotlib is not installed (`jnn.plot.new_figure`).
+    """
+    from jnn.plot import new_figure  # matplotlib is optional: import on use
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    fig = new_figure(figsize=(8, 5), dpi=120)
+    ax = fig.subplots()
     for name, record in report["networks"].items():
         norms = record["grad_norm_mean"]
         label = f"{name} (first/last = {record['first_over_last']:.2g})"
@@ -184,4 +186,3 @@ def plot(report: dict, path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)

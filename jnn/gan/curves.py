@@ -1,27 +1,13 @@
 """Training curves of a GAN run as PNG: both losses and the quality measure.
 
-matplotlib is optional (the `test` extra has it) and imported only here, when
-a plot is asked for.
+matplotlib is optional (the `plot` and `test` extras); `jnn.plot.new_figure`
+imports it only when a plot is drawn.
 """
 
 from collections.abc import Sequence
 from pathlib import Path
 
-MISSING = (
-    "plot_curves: expected matplotlib to be installed, got ImportError. "
-    "Hint: pip install matplotlib (or jnn[test]); the metrics are in metrics.jsonl."
-)
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: no display needed
-        import matplotlib.pyplot as plt
-    except ImportError as error:
-        raise ImportError(MISSING) from error
-    return plt
+from jnn.plot import new_figure
 
 
 def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
@@ -36,8 +22,8 @@ def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
     Raises:
       ImportError: with an install hint, if matplotlib is missing.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 1 + len(quality), figsize=(5 * (1 + len(quality)), 3.6))
+    fig = new_figure(figsize=(5 * (1 + len(quality)), 3.6))
+    axes = fig.subplots(1, 1 + len(quality), squeeze=False)[0]
     for name in ("d_loss", "g_loss"):
         steps = [r["step"] for r in records if name in r]
         axes[0].plot(steps, [r[name] for r in records if name in r], label=name)
@@ -50,5 +36,4 @@ def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=80)
-    plt.close(fig)
     return path

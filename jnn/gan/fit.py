@@ -29,6 +29,10 @@ from jnn.train.signals import Preempted
 
 _EVAL_SALT = 0x6A6E6E  # fold_in salt of the fixed evaluation noise
 
+# The step metrics are summed on the device in one dispatch per step, not one
+# eager add per metric (that would cost more than a small GAN's step).
+_add = jax.jit(lambda totals, logs: jax.tree.map(jnp.add, totals, logs))
+
 
 class GanRun(NamedTuple):
     generator: Layer
@@ -209,7 +213,7 @@ def _fit(cfg: Config, workdir: Path | None, log, resume, stop) -> GanFitResult:
     history, totals, count = pos
     for t in range(int(gs.step) + 1, cfg.gan.steps + 1):
         gs, logs = step(gs, device_data)
-        totals = logs if totals is None else jax.tree.map(jnp.add, totals, logs)
+        totals = logs if totals is None else _add(totals, logs)
         count += 1
         if t % cfg.gan.eval_every == 0 or t == cfg.gan.steps:
             record = {"step": t, **{k: float(v) / count for k, v in totals.items()}}
@@ -268,9 +272,7 @@ class _RunWriter:
         resume_lib.check_position(meta, found, "jnn.gan.fit")
         tree, meta = checkpoint.restore(found, fresh._asdict())
         saved = meta["position"]
-        totals = saved["totals"]
-        if totals is not None:  # float32 -> JSON float -> float32 is exact
-            totals = {k: jnp.asarray(v, dtype) for k, (v, dtype) in totals.items()}
+        totals = resume_lib.sums_from_json(saved["totals"])
         pos = _Position(list(saved["history"]), totals, saved["count"])
         log(f"resuming from {found} at step {int(tree['step'])}")
         return GANState(**tree), pos
@@ -282,9 +284,7 @@ class _RunWriter:
             self.checkpoint(gs, _Position(history, None, 0))
 
     def checkpoint(self, gs: GANState, pos: _Position, extra=None) -> Path:
-        totals = None
-        if pos.totals is not None:
-            totals = {k: [float(v), str(v.dtype)] for k, v in pos.totals.items()}
+        totals = resume_lib.sums_to_json(pos.totals)
         position = {"history": pos.history, "totals": totals, "count": pos.count}
         meta = {
             "config": config_lib.to_dict(self.cfg),

@@ -18,6 +18,7 @@ from jnn import _checks
 from jnn._types import Layer
 from jnn.gan import losses
 from jnn.gan.state import GANState
+from jnn.train.step import apply_optimizer
 
 
 class StepOptions(NamedTuple):
@@ -50,13 +51,6 @@ def check_options(options: StepOptions) -> StepOptions:
 def noise(key: jax.Array, options: StepOptions) -> jax.Array:
     """Latent batch z ~ N(0, I), shape (batch_size, latent_dim)."""
     return jax.random.normal(key, (options.batch_size, options.latent_dim))
-
-
-def _apply_optimizer(optimizer, grads, opt_state, params):
-    # optax mixes int counts with floats; strict promotion is for jnn's code.
-    with jax.numpy_dtype_promotion("standard"):
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
 
 
 def _real_batch(key, data: jax.Array, batch_size: int) -> jax.Array:
@@ -119,7 +113,7 @@ def _make_d_update(generator, discriminator, d_optimizer, options: StepOptions):
         (loss, (d_state, logs)), grads = grad_fn(
             gs.d_params, gs, real, fake, (d_key, gp_key)
         )
-        d_params, d_opt = _apply_optimizer(d_optimizer, grads, gs.d_opt, gs.d_params)
+        d_params, d_opt = apply_optimizer(d_optimizer, grads, gs.d_opt, gs.d_params)
         gs = gs._replace(d_params=d_params, d_state=d_state, d_opt=d_opt)
         return gs, {"d_loss": loss, **logs}
 
@@ -143,7 +137,7 @@ def _make_g_update(generator, discriminator, g_optimizer, options: StepOptions):
         (loss, g_state), grads = grad_fn(
             gs.g_params, gs, noise(z_key, options), (g_key, d_key)
         )
-        g_params, g_opt = _apply_optimizer(g_optimizer, grads, gs.g_opt, gs.g_params)
+        g_params, g_opt = apply_optimizer(g_optimizer, grads, gs.g_opt, gs.g_params)
         gs = gs._replace(g_params=g_params, g_state=g_state, g_opt=g_opt)
         return gs, {"g_loss": loss}
 

@@ -119,7 +119,7 @@ def _fit(cfg: Config, writer, log, progress, resume: ResumeOptions, stop):
     ts = result.train_state
     test = eval_split(ts.params, ts.state, "test")
     summary = _summary(result, test, time.perf_counter() - start)
-    summary["baselines"] = data.baselines(cfg.data)  # e.g. last-value forecast
+    summary["baselines"] = data.baselines(cfg.data, run.splits)  # e.g. last value
     log(_format_test(test, summary["seconds"], summary["baselines"]))
     if writer:
         writer.final(result, summary)

@@ -99,22 +99,37 @@ def check_config(saved: dict, cfg: Config, path: Path, *, allow: bool) -> list[s
     return lines
 
 
+def sums_to_json(totals: dict | None) -> dict | None:
+    """Running metric sums (device scalars) as `{name: [value, dtype]}`.
+
+    A float32 -> Python float -> float32 round trip is exact, so a resumed
+    run continues the very same sums.
+    """
+    if totals is None:
+        return None
+    return {k: [float(v), str(v.dtype)] for k, v in totals.items()}
+
+
+def sums_from_json(data: dict | None) -> dict | None:
+    """The inverse of `sums_to_json`: device scalars of the saved dtypes."""
+    if data is None:
+        return None
+    return {k: jnp.asarray(v, dtype) for k, (v, dtype) in data.items()}
+
+
 def position_to_json(pos: Position) -> dict:
     """The JSON form of a `Position`; arrays (best params) go in the tree.
 
     Device sums become Python numbers (float32 -> float is exact); `fit` has
     settled the position (`loop.settle`) before it gets here.
     """
-    totals = None
-    if pos.totals is not None:
-        totals = {k: [float(v), str(v.dtype)] for k, v in pos.totals.items()}
     monitor = list(pos.monitor) if pos.monitor is not None else None
     return {
         "epoch": pos.epoch,
         "batch": pos.batch,
         "count": float(pos.count),
         "skipped": int(pos.skipped),
-        "totals": totals,
+        "totals": sums_to_json(pos.totals),
         "history": list(pos.history),
         "monitor": monitor,
         "has_best": pos.best is not None,
@@ -124,9 +139,7 @@ def position_to_json(pos: Position) -> dict:
 
 def position_from_json(data: dict, best: dict | None) -> Position:
     """Rebuild a `Position` (device sums with their saved dtype, bit for bit)."""
-    totals = data["totals"]
-    if totals is not None:
-        totals = {k: jnp.asarray(v, dtype) for k, (v, dtype) in totals.items()}
+    totals = sums_from_json(data["totals"])
     monitor = data["monitor"]
     if monitor is not None:
         monitor = early_stopping.Monitor(float(monitor[0]), *monitor[1:])

@@ -109,11 +109,10 @@ def make_train_step(
         )
 
         def update(_):
-            # optax mixes int step counts with floats internally; keep users'
-            # strict promotion setting for jnn's own code but not for optax's.
-            with jax.numpy_dtype_promotion("standard"):
-                updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
-            return optax.apply_updates(ts.params, updates), new_state, opt_state
+            params, opt_state = apply_optimizer(
+                optimizer, grads, ts.opt_state, ts.params
+            )
+            return params, new_state, opt_state
 
         logs = {"loss": data_loss, "objective": total}
         logs["grad_norm"] = optax.tree.norm(grads)
@@ -136,6 +135,17 @@ def make_train_step(
         return TrainState(ts.step + 1, params, new_state, opt_state, ts.key), logs
 
     return step
+
+
+def apply_optimizer(optimizer, grads, opt_state, params):
+    """Apply one optax update to `params`; return (new params, new opt_state).
+
+    optax mixes int step counts with floats internally, so its update runs in
+    "standard" dtype promotion; jnn's own code keeps the user's setting.
+    """
+    with jax.numpy_dtype_promotion("standard"):
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
 
 
 def _bad_code(objective: jax.Array, grads) -> jax.Array:

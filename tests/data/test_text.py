@@ -77,6 +77,7 @@ def test_load_text_from_a_file(tmp_path):
     assert splits.num_classes == 4  # a b c d
     assert splits.train.x.dtype == np.int32 and splits.train.x.shape[1:] == (5,)
     assert baselines(cfg)["train_unigram_bits"] < 2.0  # 4 symbols at most
+    assert baselines(cfg, splits) == baselines(cfg)  # given splits: not re-read
 
 
 @pytest.mark.parametrize(

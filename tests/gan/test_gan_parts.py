@@ -1,7 +1,7 @@
 """GAN data, models, quality measures and the PNG writer."""
 
+import builtins
 import struct
-import sys
 import zlib
 
 import jax
@@ -111,6 +111,15 @@ def test_model_errors():
 
 
 def test_curves_fail_clearly_without_matplotlib(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now fails
-    with pytest.raises(ImportError, match="pip install matplotlib"):
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):  # fails even if already imported
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(
+        ImportError, match=r"pip install 'jnn\[plot\]' \(or matplotlib\)"
+    ):
         curves.plot_curves([], tmp_path / "curves.png", ())
