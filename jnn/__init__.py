@@ -13,13 +13,13 @@ from jnn import (
     metrics,
     models,
     penalties,
-    perceptron,
     train,
 )
 from jnn._checks import JnnError, JnnTypeError, JnnValueError
 from jnn._types import Layer
+from jnn.diagnostics.model_summary import summary
+from jnn.models import perceptron
 from jnn.params import check_params
-from jnn.summary import summary  # the name jnn.summary is this function
 
 __version__ = "0.1.0"
 

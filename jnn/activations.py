@@ -2,7 +2,7 @@
 
 `step` is the Heaviside threshold of the perceptron. Its gradient is zero almost
 everywhere, so networks that use it learn with the perceptron rule
-(`jnn.perceptron`), not backprop.
+(`jnn.models.perceptron`), not backprop.
 """
 
 from collections.abc import Callable

@@ -67,8 +67,8 @@ def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _fit(fit, cfg, workdir: str, args) -> int:
     """Run `fit` with signals caught; return the process exit status."""
+    from jnn.runs.signals import Preempted, catch_preemption
     from jnn.train.fit import ResumeOptions
-    from jnn.train.signals import Preempted, catch_preemption
 
     resume = ResumeOptions(args.resume, args.break_lock, args.allow_config_change)
 
@@ -113,7 +113,7 @@ def _evaluate_parser() -> argparse.ArgumentParser:
 
 def evaluate_main(argv: list[str] | None = None) -> int:
     """Restore a run's checkpoint, evaluate a split, print and save metrics."""
-    from jnn.train.evaluate import evaluate, write_report
+    from jnn.runs.evaluate import evaluate, write_report
 
     args = _evaluate_parser().parse_args(argv)
     result = evaluate(args.path, args.split)

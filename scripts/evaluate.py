@@ -1,6 +1,6 @@
 """Evaluate a saved run: `python scripts/evaluate.py RUN_DIR_OR_CHECKPOINT [--split test]`.
 
-Thin wrapper: all logic lives in `jnn.train.evaluate` (see `jnn/cli.py`).
+Thin wrapper: all logic lives in `jnn.runs.evaluate` (see `jnn/cli.py`).
 """
 
 import sys

@@ -8,7 +8,7 @@ matplotlib (`pip install 'jnn[plot]'`).
 import argparse
 import sys
 
-from jnn.plot import plot_run
+from jnn.diagnostics.plot import plot_run
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ prints the prime followed by the sampled continuation. GAN runs
     python scripts/sample.py runs/gan_digits-... [--num 64] [--interpolate]
 
 writes a PNG grid of samples (a scatter plot for the ring). Thin wrapper: the
-logic lives in `jnn.sampling` and `jnn.gan.sample`; `main` picks a sampler
+logic lives in `jnn.generation.language_model` and `jnn.gan.sample`; `main` picks a sampler
 from the run's config.
 """
 
@@ -19,8 +19,8 @@ import sys
 
 import jax
 
-from jnn import sampling
-from jnn.train.evaluate import resolve_checkpoint
+from jnn.generation import language_model as sampling
+from jnn.runs.evaluate import resolve_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from jnn import config
-from jnn.summary import from_config
+from jnn.diagnostics.model_summary import from_config
 
 
 def main(argv=None) -> int:

@@ -1,13 +1,13 @@
 """Training curves of a GAN run as PNG: both losses and the quality measure.
 
-matplotlib is optional (the `plot` and `test` extras); `jnn.plot.new_figure`
+matplotlib is optional (the `plot` and `test` extras); `jnn.diagnostics.plot.new_figure`
 imports it only when a plot is drawn.
 """
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from jnn.plot import new_figure
+from jnn.diagnostics.plot import new_figure
 
 
 def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:

@@ -22,10 +22,11 @@ from jnn.config import Config, OptimConfig
 from jnn.gan import curves, data, models, png, quality
 from jnn.gan.state import GANState, create
 from jnn.gan.step import StepOptions, make_step
-from jnn.train import checkpoint, lock, optim
-from jnn.train import resume as resume_lib
+from jnn.runs import checkpoint, lock
+from jnn.runs import resume as resume_lib
+from jnn.runs.signals import Preempted
+from jnn.train import optim
 from jnn.train.fit import ResumeOptions
-from jnn.train.signals import Preempted
 
 _EVAL_SALT = 0x6A6E6E  # fold_in salt of the fixed evaluation noise
 

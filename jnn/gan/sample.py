@@ -16,8 +16,8 @@ import numpy as np
 from jnn import _checks
 from jnn import config as config_lib
 from jnn.gan import fit, png
-from jnn.train import checkpoint
-from jnn.train.evaluate import resolve_checkpoint
+from jnn.runs import checkpoint
+from jnn.runs.evaluate import resolve_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -70,7 +70,7 @@ def _apply_child(name, layer: Layer, *args, **kwargs):
     """Apply a child inside `jax.named_scope("<name>:<kind>")`.
 
     The scope is free at run time; it labels the child's operations in jaxprs
-    and profiles, which is how `jnn.summary` finds per-layer rows.
+    and profiles, which is how `jnn.diagnostics.model_summary` finds per-layer rows.
     """
     with jax.named_scope(f"{name}:{_kind(layer)}"):
         return _checks.call_child(name, layer.apply, *args, **kwargs)

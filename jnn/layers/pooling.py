@@ -138,7 +138,9 @@ def _window_layer(where: str, window, stride, padding, reduce) -> Layer:
         del params, key, train  # deterministic, parameter-free layer
         return reduce(x, check(x)), state
 
-    apply.__qualname__ = f"{where}.<locals>.apply"  # jnn.summary's layer kind
+    apply.__qualname__ = (
+        f"{where}.<locals>.apply"  # jnn.diagnostics.model_summary's layer kind
+    )
     return Layer(init, apply)
 
 
@@ -296,7 +298,9 @@ def _global_layer(where: str, reduce) -> Layer:
         check(x)
         return reduce(x, axis=tuple(range(1, x.ndim - 1))), state  # -> (B, C)
 
-    apply.__qualname__ = f"{where}.<locals>.apply"  # jnn.summary's layer kind
+    apply.__qualname__ = (
+        f"{where}.<locals>.apply"  # jnn.diagnostics.model_summary's layer kind
+    )
     return Layer(init, apply)
 
 

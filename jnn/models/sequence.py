@@ -107,7 +107,7 @@ def sequence_classifier(
 
 
 class LanguageModelParts(NamedTuple):
-    """The pieces of `sequence_lm`, for step-by-step use (`jnn.sampling`).
+    """The pieces of `sequence_lm`, for step-by-step use (`jnn.generation.language_model`).
 
     The model's params are `{"embed": ..., "rnn_0": ..., ..., "output": ...}`:
     `embed` and `output` are Layers applied per step, `cells[i]` runs with

@@ -9,10 +9,12 @@ from typing import NamedTuple
 from jnn import _checks, data
 from jnn import config as config_lib
 from jnn.config import Config
-from jnn.train import checkpoint, lock, loop, metrics_log, setup, tensorboard
-from jnn.train import progress as progress_lib
-from jnn.train import resume as resume_lib
-from jnn.train.signals import Preempted
+from jnn.runs import checkpoint, lock, tensorboard
+from jnn.runs import csv_log as metrics_log
+from jnn.runs import progress as progress_lib
+from jnn.runs import resume as resume_lib
+from jnn.runs.signals import Preempted
+from jnn.train import loop, setup
 from jnn.train.state import TrainState
 
 
@@ -25,7 +27,7 @@ class FitResult(NamedTuple):
 
 
 class ResumeOptions(NamedTuple):
-    """How `fit` treats an existing run directory (see `jnn.train.resume`)."""
+    """How `fit` treats an existing run directory (see `jnn.runs.resume`)."""
 
     mode: str = "auto"  # auto | required | never
     break_lock: bool = False  # break the stale lock of a dead run
@@ -58,7 +60,7 @@ def fit(
       resume: `ResumeOptions`; None means the defaults: a run directory with checkpoints is
         continued from its newest one, bitwise as if never interrupted.
       stop: Optional `stop() -> signum | None` polled after every step (see
-        `jnn.train.signals.catch_preemption`); a signal commits a checkpoint
+        `jnn.runs.signals.catch_preemption`); a signal commits a checkpoint
         at that step and raises `Preempted`.
 
     Raises:

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _checks
-from jnn.train import batches, early_stopping, numerics, progress
+from jnn.runs import progress
+from jnn.train import batches, early_stopping, numerics
 from jnn.train.state import TrainState
 
 

@@ -11,7 +11,7 @@ import pytest
 from jnn import cli
 from jnn import config as config_lib
 from jnn.gan import fit, quality, sample
-from jnn.train import checkpoint
+from jnn.runs import checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -10,9 +10,9 @@ import pytest
 
 from jnn import config as config_lib
 from jnn.gan import fit
-from jnn.train import checkpoint
+from jnn.runs import checkpoint
+from jnn.runs.signals import Preempted
 from jnn.train.fit import ResumeOptions
-from jnn.train.signals import Preempted
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = [

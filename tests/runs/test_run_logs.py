@@ -8,7 +8,8 @@ import struct
 import pytest
 
 from jnn.config import Config, DataConfig, ModelConfig, TrainConfig
-from jnn.train import fit, metrics_log, tensorboard
+from jnn.train import fit
+from jnn.runs import csv_log as metrics_log, tensorboard
 
 
 def _rows(path):

@@ -14,7 +14,7 @@ from jax import lax
 
 from jnn import initializers
 from jnn.layers import dense, serial, tanh
-from jnn.perceptron import (
+from jnn.models.perceptron import (
     perceptron,
     perceptron_update,
     train_perceptron,

@@ -13,8 +13,8 @@ import optax
 import pytest
 
 from jnn import JnnTypeError, JnnValueError
-from jnn.train import checkpoint
-from jnn.train.checkpoint import (
+from jnn.runs import checkpoint
+from jnn.runs.checkpoint import (
     all_checkpoints,
     latest,
     restore,

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 from jnn import _checks
 from jnn import config as config_lib
 from jnn.config import Config
-from jnn.train import checkpoint, early_stopping
+from jnn.train import early_stopping
+from jnn.runs import checkpoint
 from jnn.train.loop import Position
 from jnn.train.state import TrainState
 

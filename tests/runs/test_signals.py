@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jnn.train.signals import Preempted, catch_preemption, exit_code
+from jnn.runs.signals import Preempted, catch_preemption, exit_code
 
 
 def test_signal_is_recorded_instead_of_ending_the_process():

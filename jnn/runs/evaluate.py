@@ -5,7 +5,8 @@ from pathlib import Path
 
 from jnn import _checks
 from jnn import config as config_lib
-from jnn.train import checkpoint, loop, resume, setup
+from jnn.train import loop, setup
+from jnn.runs import checkpoint, resume
 
 
 def resolve_checkpoint(path: str | Path, where: str = "evaluate") -> Path:

@@ -19,7 +19,7 @@ path, shape and dtype against a template before loading anything.
 
 Retention (`prune`) runs only after a new checkpoint is committed and deletes
 only `ckpt_<digits>` folders; `clean_temporaries` removes what killed saves
-left behind. Both assume the caller holds the run's lock (`jnn.train.lock`).
+left behind. Both assume the caller holds the run's lock (`jnn.runs.lock`).
 Nothing here uses pickle: arrays load with `allow_pickle=False`, metadata is
 JSON.
 """
@@ -476,7 +476,7 @@ def clean_temporaries(directory: str | os.PathLike) -> list[str]:
     A save killed between moving an old checkpoint aside and committing its
     replacement leaves the old one in `.tmp-old-<name>-*/<name>`; it is put
     back first. Call this only while holding the run's lock (see
-    `jnn.train.lock`), so no live save owns the folders. Returns the names
+    `jnn.runs.lock`), so no live save owns the folders. Returns the names
     removed.
     """
     directory = Path(directory)

@@ -7,7 +7,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from jnn import sampling
+from jnn.generation import language_model as sampling
 from jnn.models.sequence import language_model_parts, sequence_lm
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")

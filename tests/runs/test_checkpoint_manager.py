@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import jnn
-from jnn.train import checkpoint
-from jnn.train.checkpoint import latest, restore, save
+from jnn.runs import checkpoint
+from jnn.runs.checkpoint import latest, restore, save
 
 ROOT = Path(jnn.__file__).resolve().parents[1]
 TREE = {"params": {"w": jnp.arange(6.0).reshape(2, 3)}, "key": jax.random.key(0)}

@@ -5,7 +5,8 @@ import io
 import pytest
 
 from jnn.config import Config, DataConfig, ModelConfig, TrainConfig
-from jnn.train import fit, progress
+from jnn.train import fit
+from jnn.runs import progress
 
 
 class FakeTTY(io.StringIO):

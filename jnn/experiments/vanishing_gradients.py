@@ -20,9 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jnn import data, gradient_flow, initializers, losses
+from jnn import data, initializers, losses
 from jnn._types import Layer
 from jnn.config import DataConfig
+from jnn.diagnostics import gradient_flow
 from jnn.layers import activation, batch_norm, dense, flatten, named, residual
 from jnn.train.state import create
 from jnn.train.step import Batch, masked_mean
@@ -166,9 +167,9 @@ def plot(report: dict, path) -> None:
     """Write a log-scale PNG of mean gradient norm by layer depth per network.
 
     Raises:
-      ImportError: if matplotlib is not installed (`jnn.plot.new_figure`).
+      ImportError: if matplotlib is not installed (`jnn.diagnostics.plot.new_figure`).
     """
-    from jnn.plot import new_figure  # matplotlib is optional: import on use
+    from jnn.diagnostics.plot import new_figure  # matplotlib is optional: import on use
 
     fig = new_figure(figsize=(8, 5), dpi=120)
     ax = fig.subplots()

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from jnn import config as config_lib
-from jnn.train import checkpoint, resume, setup
+from jnn.train import setup
+from jnn.runs import checkpoint, resume
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("JNN_KILLS", "4"))

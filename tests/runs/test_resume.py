@@ -20,11 +20,12 @@ from jnn.config import (
     OptimConfig,
     TrainConfig,
 )
-from jnn.train import checkpoint, fit, lock, loop, resume
+from jnn.train import fit, loop
+from jnn.runs import checkpoint, lock, resume
 from jnn.train.early_stopping import Monitor
 from jnn.train.fit import ResumeOptions
 from jnn.train.numerics import NonFiniteError
-from jnn.train.signals import Preempted
+from jnn.runs.signals import Preempted
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 CFG = Config(

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jnn import gradient_flow
-from jnn.experiments import gradient_flow as experiment
+from jnn.diagnostics import gradient_flow
+from jnn.experiments import vanishing_gradients as experiment
 from jnn.layers import activation, dense
 
 

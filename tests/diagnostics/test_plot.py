@@ -1,4 +1,4 @@
-"""`jnn.plot` / `scripts/plot.py`: learning curves of a run directory as a PNG."""
+"""`jnn.diagnostics.plot` / `scripts/plot.py`: learning curves of a run directory as a PNG."""
 
 import builtins
 import importlib.util
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from jnn import JnnValueError
-from jnn.plot import figure, metric_name, plot_run, read_metrics
+from jnn.diagnostics.plot import figure, metric_name, plot_run, read_metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS = [
     {
         "epoch": e,

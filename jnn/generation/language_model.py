@@ -136,8 +136,9 @@ def load_language_model(path: str | Path) -> LanguageModel:
       ValueError: if the run is not a character model (`model.kind =
         "rnn_lm"`), or the corpus no longer matches the saved model.
     """
-    from jnn.train import checkpoint, setup  # lazy: the training stack
-    from jnn.train.evaluate import resolve_checkpoint
+    from jnn.runs import checkpoint
+    from jnn.runs.evaluate import resolve_checkpoint
+    from jnn.train import setup  # lazy: the training stack
 
     ckpt = resolve_checkpoint(path)
     cfg = run_config(ckpt)
@@ -157,7 +158,7 @@ def load_language_model(path: str | Path) -> LanguageModel:
 
 def run_config(ckpt: str | Path) -> config_lib.Config:
     """The resolved config saved in checkpoint folder `ckpt`."""
-    from jnn.train import checkpoint  # lazy: training stack
+    from jnn.runs import checkpoint  # lazy: training stack
 
     _, meta = checkpoint.restore_metadata(ckpt)
     return config_lib.from_dict(meta["config"], source=f"{ckpt}/manifest.json")

@@ -1,4 +1,4 @@
-"""`jnn.summary`: per-layer paths, output shapes, parameter counts and FLOPs."""
+"""`jnn.diagnostics.model_summary`: per-layer paths, output shapes, parameter counts and FLOPs."""
 
 import importlib.util
 from pathlib import Path
@@ -9,6 +9,7 @@ import pytest
 
 from jnn import models
 from jnn.config import Config, DataConfig, ModelConfig
+from jnn.diagnostics.model_summary import from_config, summary
 from jnn.layers import (
     avg_pool,
     conv,
@@ -22,10 +23,9 @@ from jnn.layers import (
     residual,
     serial,
 )
-from jnn.summary import from_config, summary
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(s):
