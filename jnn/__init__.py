@@ -17,23 +17,25 @@ from jnn import (
 )
 from jnn._checks import JnnError, JnnTypeError, JnnValueError
 from jnn._types import Layer
+from jnn._version import __version__ as __version__  # re-export
 from jnn.diagnostics.model_summary import summary
 from jnn.models import perceptron
 from jnn.params import check_params
-
-__version__ = "0.1.0"
+from jnn.runs.restore import Run, load_run
 
 __all__ = [
     "JnnError",
     "JnnTypeError",
     "JnnValueError",
     "Layer",
+    "Run",
     "activations",
     "check_params",
     "config",
     "data",
     "initializers",
     "layers",
+    "load_run",
     "losses",
     "metrics",
     "models",

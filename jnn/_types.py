@@ -25,12 +25,26 @@ Initializer = Callable[[PRNGKey, Shape, Any], Array]  # w_init(key, shape, dtype
 
 
 class Layer(NamedTuple):
-    """A pure pair of functions: the only contract for layers and models.
+    """A pure pair of functions and a label: the only contract for layers and models.
 
     `init(key, x_spec) -> (params, state)` builds parameters from an input spec
     (batch axis included, any batch size).
     `apply(params, state, x, *, key=None, train=False) -> (y, state)` runs it.
+    `kind` is the name of the constructor that built the layer, e.g. "dense"
+    (activation layers are all "activation"). It is only a label: `jnn.summary`
+    prints it and the combinators name each child's
+    `jax.named_scope("<name>:<kind>")` with it. `Layer(init, apply)` still
+    works, e.g. for a user's own layer, and gets "layer".
+
+    Example:
+      >>> def init(key, x_spec):
+      ...     return {}, {}
+      >>> def apply(params, state, x, *, key=None, train=False):
+      ...     return 2 * x, state
+      >>> Layer(init, apply).kind, Layer(init, apply, "double").kind
+      ('layer', 'double')
     """
 
     init: InitFn
     apply: ApplyFn
+    kind: str = "layer"

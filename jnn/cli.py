@@ -65,10 +65,11 @@ def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fit(fit, cfg, workdir: str, args) -> int:
-    """Run `fit` with signals caught; return the process exit status."""
+def _fit(cfg, workdir: str, args) -> int:
+    """Run `fit_config` with signals caught; return the process exit status."""
+    from jnn.runs.engine import ResumeOptions
     from jnn.runs.signals import Preempted, catch_preemption
-    from jnn.train.fit import ResumeOptions
+    from jnn.train import fit_config  # imported late: `--help` stays instant
 
     resume = ResumeOptions(args.resume, args.break_lock, args.allow_config_change)
 
@@ -77,7 +78,7 @@ def _fit(fit, cfg, workdir: str, args) -> int:
 
     with catch_preemption() as stop:
         try:
-            result = fit(cfg, workdir, log=log, resume=resume, stop=stop)
+            result = fit_config(cfg, workdir, log=log, resume=resume, stop=stop)
         except Preempted as event:
             print(f"pre-empted: {event}; exit {event.exit_code}", flush=True)
             return event.exit_code
@@ -86,9 +87,7 @@ def _fit(fit, cfg, workdir: str, args) -> int:
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    """Parse arguments, print the resolved config, and call `jnn.train.fit`."""
-    from jnn.train import fit  # imported late: `--help` stays instant
-
+    """Parse arguments, print the resolved config, and call `jnn.train.fit_config`."""
     args = _train_parser().parse_args(argv)
     cfg = config_lib.load(args.config, args.set)
     workdir = (
@@ -97,11 +96,7 @@ def train_main(argv: list[str] | None = None) -> int:
     )
     print(config_lib.to_toml(cfg), flush=True)
     print(f"run directory: {workdir}", flush=True)
-    if cfg.train.task == "gan":  # its own trainer, with the same resume flags
-        from jnn.gan.fit import fit as fit_gan
-
-        return _fit(fit_gan, cfg, workdir, args)
-    return _fit(fit, cfg, workdir, args)
+    return _fit(cfg, workdir, args)
 
 
 def _evaluate_parser() -> argparse.ArgumentParser:
@@ -114,12 +109,13 @@ def _evaluate_parser() -> argparse.ArgumentParser:
 def evaluate_main(argv: list[str] | None = None) -> int:
     """Restore a run's checkpoint, evaluate a split, print and save metrics."""
     from jnn.runs.evaluate import evaluate, write_report
+    from jnn.runs.restore import run_dir
 
     args = _evaluate_parser().parse_args(argv)
     result = evaluate(args.path, args.split)
     print(json.dumps(result, indent=2), flush=True)
-    run_dir = Path(result["checkpoint"]).parent.parent
-    saved = write_report(result, run_dir / f"eval_{args.split}.json")
+    folder = run_dir(Path(result["checkpoint"]))
+    saved = write_report(result, folder / f"eval_{args.split}.json")
     print(f"saved to {saved}", flush=True)
     return 0
 

@@ -19,8 +19,8 @@ import sys
 
 import jax
 
+import jnn
 from jnn.generation import language_model as sampling
-from jnn.runs.evaluate import resolve_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,20 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sample_text(ckpt, args) -> str:
-    model = sampling.load_language_model(ckpt)
+def _sample_text(run, args) -> str:
+    model = sampling.load_language_model(run.checkpoint)
     key = jax.random.key(args.seed)
     return args.prime + sampling.sample_text(
         model, args.prime, key=key, length=args.length, temperature=args.temperature
     )
-
-
-# Which sampler serves a run, keyed on `_kind(config)`.
-_SAMPLERS = {"rnn_lm": _sample_text}
-
-
-def _kind(cfg) -> str:
-    return cfg.model.kind
 
 
 def _run_path(argv: list[str]) -> str | None:
@@ -62,21 +54,20 @@ def _run_path(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     path = _run_path(argv)
-    if (
-        path is not None
-        and sampling.run_config(resolve_checkpoint(path)).train.task == "gan"
-    ):
+    if path is not None and jnn.load_run(path).task == "gan":
         from jnn.gan import sample as gan_sample  # its own options (--num, ...)
 
         return gan_sample.main(argv)
     args = _parser().parse_args(argv)
-    ckpt = resolve_checkpoint(args.path)
-    kind = _kind(sampling.run_config(ckpt))
-    if kind not in _SAMPLERS:
-        known = ", ".join(_SAMPLERS)
-        print(f"sample: expected a run of kind {known}, got {kind!r}.", file=sys.stderr)
+    run = jnn.load_run(args.path)
+    kind = getattr(getattr(run.config, "model", None), "kind", None)
+    if kind != "rnn_lm":
+        print(
+            f"sample: expected a GAN run or a run of kind rnn_lm, got {kind!r}.",
+            file=sys.stderr,
+        )
         return 2
-    print(_SAMPLERS[kind](ckpt, args), flush=True)
+    print(_sample_text(run, args), flush=True)
     return 0
 
 

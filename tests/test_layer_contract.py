@@ -343,3 +343,12 @@ def test_every_public_layer_has_a_case():
 def test_covers_names_are_public():
     unknown = sorted({n for c in CASES for n in c.covers} - set(jnn.layers.__all__))
     assert not unknown, f"Case.covers names not in jnn.layers.__all__: {unknown}"
+
+
+@by_case
+def test_constructor_labels_its_kind(case):
+    # Layer.kind is the constructor's name (jnn.summary, named scopes); only a
+    # user's own Layer(init, apply) keeps the default "layer".
+    kind = case.make().kind
+    assert kind != "layer", f"{case.name}: pass the label, Layer(init, apply, kind)"
+    assert kind in set(jnn.layers.__all__), f"{case.name}: {kind!r} is no constructor"

@@ -34,12 +34,17 @@ class Splits(NamedTuple):
       val: Picks epochs and hyperparameters. May be empty if its fraction is 0.
       test: Reported once at the end. May be empty if its fraction is 0.
       num_classes: Number of classes, or None for regression.
+      norm: The input normalisation fitted on train (`NormStats`), or None
+        when inputs are not normalised; saved with the run for `predict`.
+      vocab: Text data: token id i is character vocab[i]; else None.
     """
 
     train: Dataset
     val: Dataset
     test: Dataset
     num_classes: int | None
+    norm: object = None  # jnn.data.normalize.NormStats (imports this module)
+    vocab: str | None = None
 
 
 def validate(dataset: Dataset, where: str, num_classes: int | None) -> None:

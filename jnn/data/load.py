@@ -1,35 +1,35 @@
 """`load(cfg)`: the one data entry point the trainer calls.
 
-It turns a `DataConfig` into validated, normalised `Splits`: read or generate
-the data, split it (seeded, stratified), fit normalisation on train only, and
-check every split on the host before any device work starts.
+It turns a data config (`jnn.data.config`, one dataclass per source) into
+validated, normalised `Splits`: read or generate the data, split it (seeded,
+stratified), fit normalisation on train only, and check every split on the
+host before any device work starts.
 """
 
 from pathlib import Path
 
 from jnn import _checks
-from jnn.config import DataConfig
+from jnn.config import engine
 from jnn.data import sine, synthetic, text
+from jnn.data.config import SCHEMA, SOURCES, DataConfig
 from jnn.data.dataset import Dataset, Splits, validate
 from jnn.data.digits import DIGITS_MAX, load_digits
 from jnn.data.mnist import MNIST_MAX, load_mnist
-from jnn.data.normalize import METHODS, normalize
+from jnn.data.normalize import normalize
 from jnn.data.split import split
 
-NAMES = (
-    *("digits", "mnist", "fashion_mnist", "xor", "moons", "spirals", "linear"),
-    *("sine", "text"),
-)
+NAMES = tuple(SOURCES)  # the data sources (`data.name`) of supervised runs
 NUM_CLASSES = {
     "digits": 10,
     "mnist": 10,
     "fashion_mnist": 10,
     "xor": 2,
     "moons": 2,
-    "spirals": 2,  # `spirals()` default; DataConfig has no class-count field
+    "spirals": 2,  # `spirals()` default; the config has no class-count field
     "linear": None,  # regression
     "sine": None,  # regression: the next `data.horizon` values
     "text": None,  # the corpus's vocabulary size, known only once it is read
+    "arrays": None,  # known only once the file is read (`jnn.data.arrays`)
 }
 # Known maxima for normalize="scale"; other sets divide by the train max |x|.
 _MAX_VALUE = {"digits": DIGITS_MAX, "mnist": MNIST_MAX, "fashion_mnist": MNIST_MAX}
@@ -43,15 +43,17 @@ def load(cfg: DataConfig) -> Splits:
     digits and the synthetic sets are split with `split(cfg.val_fraction,
     cfg.test_fraction, cfg.seed)`. MNIST / Fashion-MNIST read their IDX files
     from `cfg.dir`: the official test split is the test set and val is
-    carved from train (`cfg.test_fraction` is unused). xor is a truth table,
-    so all 4 points are train, val and test. Normalisation is fitted on train.
-    sine draws `cfg.num_samples` independent series (`jnn.data.sine`); text
-    cuts `cfg.path` (default: Python's pydoc topics) into contiguous
-    [train | val | test] blocks of int token windows, not normalised, with
-    num_classes = the vocabulary size (`jnn.data.text`).
+    carved from train (their config has no `test_fraction`). xor is a truth
+    table, so all 4 points are train, val and test. Normalisation is fitted
+    on train. sine draws `cfg.num_samples` independent series
+    (`jnn.data.sine`); text cuts `cfg.path` (default: Python's pydoc topics)
+    into contiguous [train | val | test] blocks of int token windows, not
+    normalised, with num_classes = the vocabulary size (`jnn.data.text`);
+    arrays reads your own file (`jnn.data.arrays`).
 
     Args:
-      cfg: A `DataConfig`; errors name its fields as `data.<field>`.
+      cfg: A source's config from `jnn.data.config`, validated here like a
+        loaded one; errors name its fields as `data.<field>`.
 
     Returns:
       `Splits(train, val, test, num_classes)`; num_classes is None for
@@ -61,51 +63,17 @@ def load(cfg: DataConfig) -> Splits:
       ValueError: if `data.name` or `data.normalize` is unknown (with a
         suggestion), a fraction, `data.noise` or `data.seed` is out of range,
         `data.dir` is empty for MNIST, or a split fails `validate`.
-      TypeError: if a config field has the wrong type.
+      TypeError: if a config field has the wrong type, or `cfg` is not the
+        dataclass of its source.
       FileNotFoundError: if an MNIST IDX file is missing from `data.dir`.
 
     Example:
-      >>> from jnn.config import DataConfig
-      >>> splits = load(DataConfig(name="moons", num_samples=100))
+      >>> from jnn.data.config import SyntheticConfig
+      >>> splits = load(SyntheticConfig(name="moons", num_samples=100))
       >>> [len(s.y) for s in splits[:3]], splits.num_classes
       ([72, 8, 20], 2)
     """
-    _check_config(cfg)
-    if cfg.name == "text":
-        return _load_text(cfg)
-    num_classes = NUM_CLASSES[cfg.name]
-    raw = _read(cfg)
-    _validate_splits(cfg, raw, num_classes)
-    max_value = _MAX_VALUE.get(cfg.name)
-    (train, val, test), _ = normalize(*raw, method=cfg.normalize, max_value=max_value)
-    return Splits(train, val, test, num_classes)
-
-
-def _validate_splits(cfg: DataConfig, raw, num_classes: int | None) -> None:
-    """Validate before normalising, so errors describe the data as stored."""
-    fractions = (None, cfg.val_fraction, cfg.test_fraction)
-    for part, data, fraction in zip(
-        ("train", "val", "test"), raw, fractions, strict=True
-    ):
-        # A split may be empty only because its fraction asked for that.
-        if len(data.x) or fraction != 0.0:
-            validate(data, f"{_WHERE} ({cfg.name} {part} split)", num_classes)
-
-
-def _check_config(cfg: DataConfig) -> None:
-    _checks.one_of(_WHERE, "data.name", cfg.name, NAMES)
-    _checks.one_of(_WHERE, "data.normalize", cfg.normalize, METHODS)
-    _checks.probability(_WHERE, "data.val_fraction", cfg.val_fraction)
-    _checks.probability(_WHERE, "data.test_fraction", cfg.test_fraction)
-    _checks.positive_int(_WHERE, "data.num_samples", cfg.num_samples)
-    _checks.finite_float(_WHERE, "data.noise", cfg.noise, low=0.0)
-    _checks.non_negative_int(_WHERE, "data.seed", cfg.seed)
-    if cfg.name not in _MNIST and cfg.val_fraction + cfg.test_fraction >= 1.0:
-        raise _checks.value_error(
-            _WHERE,
-            "`data.val_fraction` + `data.test_fraction` < 1",
-            f"{cfg.val_fraction} + {cfg.test_fraction}",
-        )
+    engine.check(SCHEMA, cfg, _WHERE, "data")
     if cfg.name in _MNIST and not cfg.dir:
         raise _checks.value_error(
             _WHERE,
@@ -114,6 +82,35 @@ def _check_config(cfg: DataConfig) -> None:
             "fetch them once with jnn.data.download_mnist(dir), then pass "
             "--set data.dir=dir",
         )
+    if cfg.name == "text":
+        return _load_text(cfg)
+    if cfg.name == "arrays":
+        return _load_arrays(cfg)
+    num_classes = NUM_CLASSES[cfg.name]
+    raw = _read(cfg)
+    _validate_splits(cfg, raw, num_classes)
+    return _normalized(raw, num_classes, cfg.normalize, _MAX_VALUE.get(cfg.name))
+
+
+def _normalized(raw, num_classes, method: str, max_value=None) -> Splits:
+    """Splits normalised with statistics fitted on train; the statistics are
+    kept (None for "none") so a saved run applies them to new inputs."""
+    (train, val, test), stats = normalize(*raw, method=method, max_value=max_value)
+    return Splits(train, val, test, num_classes, stats if method != "none" else None)
+
+
+def _validate_splits(cfg: DataConfig, raw, num_classes: int | None) -> None:
+    """Validate before normalising, so errors describe the data as stored."""
+    # Sources without a fraction (MNIST's official test split, xor's table)
+    # always fill that split.
+    val, test = (getattr(cfg, f"{p}_fraction", 1.0) for p in ("val", "test"))
+    fractions = (None, val, test)
+    for part, data, fraction in zip(
+        ("train", "val", "test"), raw, fractions, strict=True
+    ):
+        # A split may be empty only because its fraction asked for that.
+        if len(data.x) or fraction != 0.0:
+            validate(data, f"{_WHERE} ({cfg.name} {part} split)", num_classes)
 
 
 def _read(cfg: DataConfig) -> tuple[Dataset, Dataset, Dataset]:
@@ -130,6 +127,21 @@ def _read(cfg: DataConfig) -> tuple[Dataset, Dataset, Dataset]:
     return split(data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
 
 
+def _load_arrays(cfg: DataConfig) -> Splits:
+    """Your own .npz / .csv file (`jnn.data.arrays`), normalised on train."""
+    from jnn.data.arrays import load_arrays  # lazy: only runs that read arrays
+
+    raw, num_classes = load_arrays(
+        cfg.path,
+        label_column=cfg.label_column,
+        sample_shape=cfg.sample_shape,
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        seed=cfg.seed,
+    )
+    return _normalized(raw, num_classes, cfg.normalize)
+
+
 def _load_text(cfg: DataConfig) -> Splits:
     """Token windows of a text (see `jnn.data.text`): contiguous splits, ids
     not normalised, num_classes = the vocabulary size."""
@@ -140,7 +152,7 @@ def _load_text(cfg: DataConfig) -> Splits:
     for name, part in zip(("train", "val", "test"), parts, strict=True):
         if len(part.x):
             text.check_tokens(part, f"{_WHERE} (text {name} split)", len(vocab))
-    return Splits(*parts, len(vocab))
+    return Splits(*parts, len(vocab), vocab=vocab)
 
 
 def baselines(cfg: DataConfig, splits: Splits | None = None) -> dict[str, float]:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from jnn import _checks
 from jnn._types import Layer
+from jnn.layers.combinators import name_key
 
 
 def _natural_key(path: str) -> list:
@@ -44,18 +45,20 @@ def layer_outputs(
     """Apply named layers in order (as `named(**layers)` does); return each output.
 
     `params` and `state` are the trees of `named(**layers)`, so this inspects a
-    model built with `named` without changing it.
+    model built with `named` without changing it. Each child gets the key
+    `named` gives it (`jnn.layers.combinators.name_key`), so stochastic layers
+    such as dropout draw the same masks as inside the model.
 
     Raises:
       ValueError: if `params` lacks an entry for one of `layers`.
     """
     outputs = {}
-    for i, (name, layer) in enumerate(layers.items()):
+    for name, layer in layers.items():
         if name not in params:
             raise _checks.value_error(
                 "layer_outputs", f"params with an entry {name!r}", sorted(params)
             )
-        sub_key = None if key is None else jax.random.fold_in(key, i)
+        sub_key = name_key(key, name)  # the key `named` gives this child
         x, _ = layer.apply(params[name], state[name], x, key=sub_key, train=train)
         outputs[name] = x
     return outputs

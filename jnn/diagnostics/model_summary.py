@@ -4,9 +4,10 @@ Layers are plain (init, apply) closures, so there is no module tree to walk.
 Two things stand in for one: the params tree (paths and counts) and the jaxpr
 of `apply`, in which the combinators label each child's operations with
 `jax.named_scope("<name>:<kind>")` (`serial` positions, `named` names,
-`residual` body/shortcut). A row is a params-tree node with no labelled
-children: its output shapes are the values its operations hand to the rest of
-the model, its FLOPs those of its operations. Nothing is compiled or run.
+`residual` body/shortcut; the kind is the child's `Layer.kind` label). A row
+is a params-tree node with no labelled children: its output shapes are the
+values its operations hand to the rest of the model, its FLOPs those of its
+operations. Nothing is compiled or run.
 
 FLOPs count multiply-adds of matrix products and convolutions, twice (the
 usual convention: a dense layer costs 2 * F_in * F_out per example); the
@@ -78,7 +79,7 @@ def summary(model: Layer, x_spec, *, key=None) -> Summary:
         rows.append(
             Row(
                 path="/".join(path),
-                kind=seen.kinds.get(path, _root_kind(model) if not path else "-"),
+                kind=seen.kinds.get(path, model.kind if not path else "-"),
                 output=_outputs(seen.jaxpr, seen.inside(path)),
                 params=params_lib.count(node),
                 flops=sum(
@@ -155,12 +156,6 @@ def _labels(eqn) -> list[tuple[str, str]]:
 
 def _under(labels, path: tuple[str, ...]) -> bool:
     return tuple(n for n, _ in labels[: len(path)]) == path
-
-
-def _root_kind(model: Layer) -> str:
-    qualname = getattr(model.apply, "__qualname__", "layer")
-    name = qualname.split(".<locals>")[0].rsplit(".", 1)[-1]
-    return name.strip("_").removesuffix("_layer")  # _dropout_layer -> dropout
 
 
 def _layer_nodes(node, path: tuple[str, ...], scopes: set):

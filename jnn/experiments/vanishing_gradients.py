@@ -22,7 +22,7 @@ import optax
 
 from jnn import data, initializers, losses
 from jnn._types import Layer
-from jnn.config import DataConfig
+from jnn.data.config import DigitsConfig
 from jnn.diagnostics import gradient_flow
 from jnn.layers import activation, batch_norm, dense, flatten, named, residual
 from jnn.train.state import create
@@ -101,7 +101,7 @@ def _train_step(model: Layer, optimizer):
 
 
 def _digits(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    cfg = DataConfig(name="digits", val_fraction=0.0, test_fraction=0.2, seed=seed)
+    cfg = DigitsConfig(val_fraction=0.0, test_fraction=0.2, seed=seed)
     train = data.load(cfg).train
     return train.x, train.y
 
@@ -124,11 +124,10 @@ def _unit_health(name: str, hidden, ts, x) -> dict[str, float]:
 
 def run_network(name: str, x, y, batches: np.ndarray, *, lr: float, seed: int) -> dict:
     """Train one network on the given batches; return its gradient-flow record."""
-    from jnn.config import OptimConfig
     from jnn.train import optim
 
     hidden, model = build(name)
-    cfg = OptimConfig(name="sgd", lr=lr, momentum=0.9)
+    cfg = optim.OptimConfig(name="sgd", lr=lr, momentum=0.9)
     optimizer = optim.build(cfg, len(batches))
     ts = create(model, optimizer, jax.random.key(seed), jnp.asarray(x[batches[0]]))
     step = _train_step(model, optimizer)

@@ -11,11 +11,12 @@ from jnn.diagnostics.plot import new_figure
 
 
 def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
-    """Plot d_loss and g_loss, and each `quality` key, against the step.
+    """Plot the mean d_loss and g_loss, and each `quality` key, against the step.
 
     Args:
-      records: metrics.jsonl rows with "step", "d_loss", "g_loss" and the
-        quality keys (rows without them are skipped for that curve).
+      records: metrics.jsonl rows with "step", "train_d_loss",
+        "train_g_loss" and the quality keys (rows without them are skipped
+        for that curve).
       path: PNG file to write.
       quality: Names of the quality measures, e.g. ("modes", "high_quality").
 
@@ -24,7 +25,7 @@ def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
     """
     fig = new_figure(figsize=(5 * (1 + len(quality)), 3.6))
     axes = fig.subplots(1, 1 + len(quality), squeeze=False)[0]
-    for name in ("d_loss", "g_loss"):
+    for name in ("train_d_loss", "train_g_loss"):
         steps = [r["step"] for r in records if name in r]
         axes[0].plot(steps, [r[name] for r in records if name in r], label=name)
     axes[0].set(title="losses", xlabel="generator step")

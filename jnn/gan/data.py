@@ -10,9 +10,11 @@ from typing import NamedTuple
 import numpy as np
 
 from jnn import _checks
+from jnn.config import engine
 from jnn.data import load_digits, load_mnist
 from jnn.data.digits import DIGITS_MAX
 from jnn.data.mnist import MNIST_MAX
+from jnn.gan import config
 
 NUM_MODES = 8
 
@@ -64,27 +66,26 @@ def to_unit_range(images: np.ndarray, max_value: float) -> np.ndarray:
     return (images / (max_value / 2.0) - 1.0).astype(np.float32)
 
 
-def load(data_cfg, gan_cfg) -> GanData:
-    """Load the GAN's real data described by a `DataConfig` and `GanConfig`.
+def load(data_cfg) -> GanData:
+    """Load the GAN's real data that a GAN data config (`jnn.gan.config`) describes.
 
     "ring" draws `data.num_samples` points (std `data.noise`, radius
-    `gan.ring_radius`, seed `data.seed`); "digits" uses all 1,797 bundled
-    images; "mnist" / "fashion_mnist" the 60k train files in `data.dir`.
-    Images are scaled to [-1, 1]; `data.normalize` and the fractions are
-    unused (a GAN needs no held-out split).
+    `data.radius`, seed `data.seed`); "digits" uses all 1,797 bundled images;
+    "mnist" / "fashion_mnist" the 60k train files in `data.dir`. Images are
+    scaled to [-1, 1] (a GAN needs no held-out split).
 
     Raises:
-      ValueError: for another `data.name`, or an empty `data.dir` for mnist.
+      ValueError: for an invalid config (as when loading one), or an empty
+        `data.dir` for mnist.
+      TypeError: for a supervised run's data config.
       FileNotFoundError: if an MNIST file is missing.
     """
+    engine.check(config.DATA, data_cfg, "gan data", "data")
     name = data_cfg.name
-    _checks.one_of(
-        "gan data", "data.name", name, ("ring", "digits", "mnist", "fashion_mnist")
-    )
     if name == "ring":
         x = ring(
             data_cfg.num_samples,
-            radius=gan_cfg.ring_radius,
+            radius=data_cfg.radius,
             std=data_cfg.noise,
             seed=data_cfg.seed,
         )

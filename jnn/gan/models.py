@@ -11,6 +11,8 @@ from jnn import _checks, initializers
 from jnn._types import Layer
 from jnn.layers import activation, conv, conv_transpose, dense, flatten, named
 
+ARCHITECTURES = ("mlp", "dcgan")  # dense stacks | conv_transpose / conv pairs
+
 
 def reshape(shape: Sequence[int]) -> Layer:
     """Reshape the features of each example: (B, F) -> (B, *shape).
@@ -38,7 +40,7 @@ def reshape(shape: Sequence[int]) -> Layer:
         del params, key, train
         return x.reshape(x.shape[0], *shape), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "reshape")
 
 
 def _act(name: str) -> Layer:
@@ -143,7 +145,7 @@ def dcgan_discriminator(channels: Sequence[int] = (32, 64), *, act="leaky_relu")
 
 
 def from_config(gan_cfg, x_shape: Sequence[int]) -> tuple[Layer, Layer]:
-    """Return `(generator, discriminator)` for a `GanConfig` and data shape.
+    """Return `(generator, discriminator)` for a `jnn.gan.config.GanConfig`.
 
     Images (rank-3 `x_shape`) get a tanh output, matching data in [-1, 1];
     vectors (the ring) an identity output. "dcgan" needs images.
@@ -154,7 +156,7 @@ def from_config(gan_cfg, x_shape: Sequence[int]) -> tuple[Layer, Layer]:
     x_shape = tuple(x_shape)
     is_image = len(x_shape) == 3
     arch = _checks.one_of(
-        "gan", "gan.architecture", gan_cfg.architecture, ("mlp", "dcgan")
+        "gan", "gan.architecture", gan_cfg.architecture, ARCHITECTURES
     )
     if arch == "mlp":
         output = "tanh" if is_image else "identity"

@@ -1,7 +1,7 @@
 """Sample a trained GAN: `python -m jnn.gan.sample RUN_DIR [--interpolate]`.
 
-Loads the latest (or a given) checkpoint of a GAN run, rebuilds the models
-from the config saved in it, and writes a PNG: a grid of samples for images
+Loads the latest (or a given) checkpoint of a GAN run with `jnn.load_run`
+(the generator, rebuilt from the config saved in it), and writes a PNG: a grid of samples for images
 or a scatter plot for the ring. `--interpolate` walks the latent space in
 straight lines between random pairs of noise vectors, one pair per row.
 """
@@ -14,10 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _checks
-from jnn import config as config_lib
-from jnn.gan import fit, png
-from jnn.runs import checkpoint
-from jnn.runs.evaluate import resolve_checkpoint
+from jnn.gan import png, task
+from jnn.runs.restore import load_run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,29 +31,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(path: str | Path):
-    """Restore a GAN checkpoint; return `(cfg, run, gan_state)`.
-
-    Raises:
-      ValueError: if the checkpoint is not from a GAN run.
-      FileNotFoundError: if `path` holds no checkpoint.
-    """
-    ckpt = resolve_checkpoint(path, "sample")
-    _, meta = checkpoint.restore_metadata(ckpt)
-    if meta.get("task") != "gan":
-        raise _checks.value_error(
-            "sample",
-            "a checkpoint of a GAN run (train.task = 'gan')",
-            f"task {meta.get('task', 'supervised')!r} at '{ckpt}'",
-            "sample supervised runs with scripts/sample.py",
-        )
-    cfg = config_lib.from_dict(meta["config"], str(ckpt))
-    run = fit.build(cfg, tuple(meta["x_shape"]))
-    template = jax.eval_shape(lambda: fit.initial_state(run, 0))
-    tree, _ = checkpoint.restore(ckpt, template._asdict())
-    return cfg, run, type(template)(**tree)
-
-
 def interpolation_noise(key, rows: int, steps: int, latent_dim: int) -> jax.Array:
     """Noise (rows * steps, latent_dim): row r goes from z_r0 to z_r1 linearly."""
     ends = jax.random.normal(key, (2, rows, 1, latent_dim))
@@ -68,36 +43,35 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     for name in ("num", "steps"):
         _checks.positive_int("sample", f"--{name}", getattr(args, name))
-    cfg, run, gs = load(args.path)
+    run = load_run(args.path)
+    if run.task != "gan":
+        raise _checks.value_error(
+            "sample",
+            "a GAN run (train.task = 'gan')",
+            f"task {run.task!r} at '{run.checkpoint}'",
+            "sample character models with scripts/sample.py",
+        )
+    cfg = run.config
     key, latent = jax.random.key(args.seed), cfg.gan.latent_dim
     if args.interpolate:
         rows = max(args.num // args.steps, 1)
         z, columns = interpolation_noise(key, rows, args.steps, latent), args.steps
     else:
         z, columns = jax.random.normal(key, (args.num, latent)), 8
-    samples = fit.generate(run, gs, z)
+    samples = np.asarray(run.predict(z))
     picture = _picture(cfg, samples, columns)
     name = "interpolation" if args.interpolate else "samples"
-    out = (
-        Path(args.out)
-        if args.out
-        else _run_dir(args.path) / f"{name}_{int(gs.step)}.png"
-    )
+    out = Path(args.out) if args.out else run.path / f"{name}_{run.step}.png"
     print(png.write_png(out, picture), flush=True)
     return 0
 
 
 def _picture(cfg, samples: np.ndarray, columns: int) -> np.ndarray:
     if samples.ndim == 2:  # the ring: one scatter of every sample
-        return fit.sample_picture(cfg, samples)
+        return task.sample_picture(cfg, samples)
     return png.image_grid(
         samples, columns=columns, scale=4 if samples.shape[1] < 16 else 2
     )
-
-
-def _run_dir(path) -> Path:
-    path = Path(path)
-    return path.parent.parent if (path / checkpoint.MANIFEST).is_file() else path
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from jnn import _checks
 from jnn._types import Layer
 from jnn.gan import losses
 from jnn.gan.state import GANState
-from jnn.train.step import apply_optimizer
+from jnn.train.step import apply_optimizer, guarded
 
 
 class StepOptions(NamedTuple):
@@ -28,6 +28,7 @@ class StepOptions(NamedTuple):
     d_steps: int = 1  # discriminator updates per generator update
     label_smoothing: float = 0.0  # one-sided: real targets 1 - this
     gp_weight: float = 10.0  # wasserstein only: gradient-penalty weight
+    guard_nonfinite: bool = False  # skip non-finite updates and report them
 
 
 def check_options(options: StepOptions) -> StepOptions:
@@ -113,9 +114,21 @@ def _make_d_update(generator, discriminator, d_optimizer, options: StepOptions):
         (loss, (d_state, logs)), grads = grad_fn(
             gs.d_params, gs, real, fake, (d_key, gp_key)
         )
-        d_params, d_opt = apply_optimizer(d_optimizer, grads, gs.d_opt, gs.d_params)
+
+        def update(_):
+            params, opt = apply_optimizer(d_optimizer, grads, gs.d_opt, gs.d_params)
+            return params, d_state, opt
+
+        logs = {"d_loss": loss, **logs}
+        if options.guard_nonfinite:
+            keep = (gs.d_params, gs.d_state, gs.d_opt)
+            (d_params, d_state, d_opt), logs["nonfinite"] = guarded(
+                loss, grads, update, keep
+            )
+        else:
+            d_params, d_state, d_opt = update(None)
         gs = gs._replace(d_params=d_params, d_state=d_state, d_opt=d_opt)
-        return gs, {"d_loss": loss, **logs}
+        return gs, logs
 
     return d_update
 
@@ -137,9 +150,21 @@ def _make_g_update(generator, discriminator, g_optimizer, options: StepOptions):
         (loss, g_state), grads = grad_fn(
             gs.g_params, gs, noise(z_key, options), (g_key, d_key)
         )
-        g_params, g_opt = apply_optimizer(g_optimizer, grads, gs.g_opt, gs.g_params)
+
+        def update(_):
+            params, opt = apply_optimizer(g_optimizer, grads, gs.g_opt, gs.g_params)
+            return params, g_state, opt
+
+        logs = {"g_loss": loss}
+        if options.guard_nonfinite:
+            keep = (gs.g_params, gs.g_state, gs.g_opt)
+            (g_params, g_state, g_opt), logs["nonfinite"] = guarded(
+                loss, grads, update, keep
+            )
+        else:
+            g_params, g_state, g_opt = update(None)
         gs = gs._replace(g_params=g_params, g_state=g_state, g_opt=g_opt)
-        return gs, {"g_loss": loss}
+        return gs, logs
 
     return g_update
 
@@ -157,6 +182,12 @@ def make_step(
     (a `lax.scan` over `options.d_steps`) uses `fold_in(key_t, i)` and the
     generator update `fold_in(key_t, d_steps)`. Same seed, same data: the
     same run, bitwise, on the same machine.
+
+    With `options.guard_nonfinite`, an update whose loss or gradients are
+    not finite is skipped (that model keeps its params, state and optimizer
+    state) and the metrics get `nonfinite`: -1 when all is finite, else the
+    code of the first bad value over `params_tree(gs)` (as
+    `jnn.train.step.make_train_step` reports it for one model).
 
     Returns:
       `step(gs, data) -> (gs, metrics)` with `data` (N, *x_shape) on device
@@ -188,7 +219,29 @@ def make_step(
 
         gs, d_logs = jax.lax.scan(one_d_update, gs, jnp.arange(options.d_steps))
         gs, g_logs = g_update(gs, jax.random.fold_in(key, options.d_steps))
+        d_codes = d_logs.pop("nonfinite", None)
         logs = {name: jnp.mean(v) for name, v in d_logs.items()} | g_logs
+        if d_codes is not None:
+            logs["nonfinite"] = _first_code(d_codes, logs["nonfinite"], gs.d_params)
         return gs._replace(step=gs.step + 1), logs
 
     return step
+
+
+def _first_code(d_codes: jax.Array, g_code: jax.Array, d_params) -> jax.Array:
+    """One step's non-finite code over the tree {"discriminator", "generator"}.
+
+    Codes index `jax.tree.leaves` of that tree (see `jnn.train.numerics`):
+    the discriminator's leaves come first, so a generator leaf's code is
+    shifted by their number. 0 (a loss) and -1 (finite) stay as they are.
+    """
+    bad_d = d_codes >= 0
+    first_d = d_codes[jnp.argmax(bad_d)]  # the first bad discriminator update
+    shift = len(jax.tree.leaves(d_params))
+    g_code = jnp.where(g_code > 0, g_code + shift, g_code)
+    return jnp.where(jnp.any(bad_d), first_d, g_code)
+
+
+def params_tree(gs: GANState) -> dict:
+    """The tree a GAN step's non-finite codes index (see `_first_code`)."""
+    return {"discriminator": gs.d_params, "generator": gs.g_params}

@@ -19,7 +19,6 @@ import jax.random as jr
 from jax import lax
 
 from jnn import _checks
-from jnn import config as config_lib
 from jnn.data import text
 from jnn.models.sequence import LanguageModelParts, language_model_parts
 
@@ -32,7 +31,7 @@ class LanguageModel(NamedTuple):
     params: dict  # the model's params {"embed", "rnn_0", ..., "output"}
     parts: LanguageModelParts  # its layers and cells, for one step at a time
     vocab: str  # token id i is character vocab[i]
-    config: config_lib.Config  # the run's resolved config
+    config: object  # the run's resolved `jnn.config.Config`
 
 
 def check_temperature(temperature) -> float:
@@ -128,37 +127,24 @@ def sample_text(
 def load_language_model(path: str | Path) -> LanguageModel:
     """Restore a character model from a run directory or checkpoint folder.
 
-    The config saved in the checkpoint rebuilds the model and the vocabulary
-    (the sorted characters of its `data.path` corpus, read again).
+    `jnn.load_run` reads the params and the vocabulary saved with the run
+    (the corpus is not read again); the saved config rebuilds the cells.
 
     Raises:
       FileNotFoundError: if `path` holds no checkpoint.
       ValueError: if the run is not a character model (`model.kind =
-        "rnn_lm"`), or the corpus no longer matches the saved model.
+        "rnn_lm"`).
     """
-    from jnn.runs import checkpoint
-    from jnn.runs.evaluate import resolve_checkpoint
-    from jnn.train import setup  # lazy: the training stack
+    from jnn.runs.restore import load_run  # lazy: the training stack
 
-    ckpt = resolve_checkpoint(path)
-    cfg = run_config(ckpt)
-    _checks.one_of(f"{ckpt}", "model.kind", cfg.model.kind, ("rnn_lm",))
-    run = setup.build(cfg)
-    template = setup.initial_state(run, cfg.train.seed)
-    tree, _ = checkpoint.restore(ckpt, template._asdict())
-    vocab = text.build_vocab(text.read_corpus(cfg.data.path))
+    run = load_run(path)
+    kind = getattr(getattr(run.config, "model", None), "kind", None)
+    _checks.one_of(f"{run.checkpoint}", "model.kind", kind, ("rnn_lm",))
+    cfg = run.config.model
     parts = language_model_parts(
-        len(vocab),
-        cell=cfg.model.cell,
-        hidden=cfg.model.hidden,
-        embed_features=cfg.model.embed_features,
+        len(run.vocab),
+        cell=cfg.cell,
+        hidden=cfg.hidden,
+        embed_features=cfg.embed_features,
     )
-    return LanguageModel(tree["params"], parts, vocab, cfg)
-
-
-def run_config(ckpt: str | Path) -> config_lib.Config:
-    """The resolved config saved in checkpoint folder `ckpt`."""
-    from jnn.runs import checkpoint  # lazy: training stack
-
-    _, meta = checkpoint.restore_metadata(ckpt)
-    return config_lib.from_dict(meta["config"], source=f"{ckpt}/manifest.json")
+    return LanguageModel(run.params, parts, run.vocab, run.config)

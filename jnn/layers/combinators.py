@@ -25,7 +25,13 @@ def output_spec(layer: Layer, params, state, x_spec):
     return jax.eval_shape(run, params, state, x_spec)
 
 
-def _name_key(key, name: str):
+def name_key(key, name: str):
+    """Return the key `named` (and `residual`) give the child called `name`.
+
+    `fold_in(key, crc32(name))`, or None for a None key. Tools that apply a
+    `named` model's children one by one (`jnn.diagnostics.gradient_flow`) use
+    it so that stochastic layers see the same keys as inside the model.
+    """
     # crc32 is stable across runs and Python versions, unlike hash().
     return None if key is None else jax.random.fold_in(key, zlib.crc32(name.encode()))
 
@@ -59,20 +65,13 @@ def _check_entries(where: str, what: str, tree, expected) -> None:
         raise _checks.value_error(where, want, got)
 
 
-def _kind(layer: Layer) -> str:
-    """The constructor that built `layer`, from its apply's qualified name."""
-    qualname = getattr(layer.apply, "__qualname__", "layer")
-    name = qualname.split(".<locals>")[0].rsplit(".", 1)[-1]
-    return name.strip("_").removesuffix("_layer")  # _dropout_layer -> dropout
-
-
 def _apply_child(name, layer: Layer, *args, **kwargs):
-    """Apply a child inside `jax.named_scope("<name>:<kind>")`.
+    """Apply a child inside `jax.named_scope("<name>:<kind>")`, kind = `layer.kind`.
 
     The scope is free at run time; it labels the child's operations in jaxprs
     and profiles, which is how `jnn.diagnostics.model_summary` finds per-layer rows.
     """
-    with jax.named_scope(f"{name}:{_kind(layer)}"):
+    with jax.named_scope(f"{name}:{layer.kind}"):
         return _checks.call_child(name, layer.apply, *args, **kwargs)
 
 
@@ -124,7 +123,7 @@ def serial(*layers: Layer) -> Layer:
         y, states = _chain("serial", children, params, state, x, key, train, _index_key)
         return y, tuple(states)
 
-    return Layer(init, apply)
+    return Layer(init, apply, "serial")
 
 
 def named(**layers: Layer) -> Layer:
@@ -152,7 +151,7 @@ def named(**layers: Layer) -> Layer:
     def init(key, x_spec):
         params, states = {}, {}
         for name, layer in children:
-            p, s = _checks.call_child(name, layer.init, _name_key(key, name), x_spec)
+            p, s = _checks.call_child(name, layer.init, name_key(key, name), x_spec)
             x_spec = _checks.call_child(name, output_spec, layer, p, s, x_spec)
             params[name], states[name] = p, s
         return params, states
@@ -161,10 +160,10 @@ def named(**layers: Layer) -> Layer:
         _check_entries("named", "params", params, names)
         _check_entries("named", "state", state, names)
         ordered = ([params[n] for n in names], [state[n] for n in names])
-        y, states = _chain("named", children, *ordered, x, key, train, _name_key)
+        y, states = _chain("named", children, *ordered, x, key, train, name_key)
         return y, dict(zip(names, states, strict=True))
 
-    return Layer(init, apply)
+    return Layer(init, apply, "named")
 
 
 def parallel(*layers: Layer) -> Layer:
@@ -203,7 +202,7 @@ def parallel(*layers: Layer) -> Layer:
         ]
         return tuple(y for y, _ in outs), tuple(s for _, s in outs)
 
-    return Layer(init, apply)
+    return Layer(init, apply, "parallel")
 
 
 def concatenate(axis: int = -1) -> Layer:
@@ -249,7 +248,7 @@ def concatenate(axis: int = -1) -> Layer:
         check(x)
         return jnp.concatenate(x, axis=axis), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "concatenate")
 
 
 def residual(body: Layer, shortcut: Layer | None = None) -> Layer:
@@ -277,7 +276,7 @@ def residual(body: Layer, shortcut: Layer | None = None) -> Layer:
     def init(key, x_spec):
         params, states = {}, {}
         for name, layer in children:
-            p, s = _checks.call_child(name, layer.init, _name_key(key, name), x_spec)
+            p, s = _checks.call_child(name, layer.init, name_key(key, name), x_spec)
             params[name], states[name] = p, s
         return params, states
 
@@ -292,7 +291,7 @@ def residual(body: Layer, shortcut: Layer | None = None) -> Layer:
                 params[name],
                 state[name],
                 x,
-                key=_name_key(key, name),
+                key=name_key(key, name),
                 train=train,
             )
         y, skip = outs["body"], outs["shortcut"]
@@ -306,4 +305,4 @@ def residual(body: Layer, shortcut: Layer | None = None) -> Layer:
             )
         return y + skip, states
 
-    return Layer(init, apply)
+    return Layer(init, apply, "residual")

@@ -270,7 +270,7 @@ def conv(
         )  # (B, *S, C) -> (B, *S_out, features)
         return (_add_bias(y, params["bias"]) if use_bias else y), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "conv")
 
 
 def _hyperparameters(where, kernel_size, stride, dilation, padding, explicit=True):
@@ -366,4 +366,4 @@ def conv_transpose(
         )  # (B, *S, C) -> (B, *S_out, features)
         return (_add_bias(y, params["bias"]) if use_bias else y), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "conv_transpose")

@@ -71,7 +71,7 @@ def dense(
             y = y + bias.reshape((1,) * (y.ndim - 1) + bias.shape)  # explicit (*B, F)
         return y, state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "dense")
 
 
 def _check_features(x, weight_shape) -> None:
@@ -113,7 +113,7 @@ def flatten() -> Layer:
         flat = math.prod(x.shape[1:])  # explicit: reshape(B, -1) fails for B == 0
         return x.reshape(x.shape[0], flat), state  # (B, *D) -> (B, prod(D))
 
-    return Layer(init, apply)
+    return Layer(init, apply, "flatten")
 
 
 def activation(fn: str | Callable[..., jax.Array], **kwargs) -> Layer:
@@ -159,7 +159,7 @@ def activation(fn: str | Callable[..., jax.Array], **kwargs) -> Layer:
         del params, key, train
         return fn(x), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "activation")
 
 
 def identity() -> Layer:

@@ -115,4 +115,4 @@ def _dropout_layer(where: str, drop_rate: float, mask_shape) -> Layer:
         scale = jnp.asarray(1.0 / (1.0 - drop_rate), x.dtype)
         return jnp.where(keep, x * scale, jnp.zeros((), x.dtype)), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, where)  # "dropout" or "spatial_dropout"

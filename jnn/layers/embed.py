@@ -89,4 +89,4 @@ def embedding(
         valid = (x >= 0).reshape(*x.shape, 1)  # take wraps negative ids; we do not
         return jnp.where(valid, y, jnp.nan), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "embedding")

@@ -201,7 +201,7 @@ def batch_norm(
         y = jax.nn.standardize(xc, axes, mean=mean, variance=var, epsilon=eps)
         return _affine(y, params, x.dtype), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "batch_norm")
 
 
 def _update_running(state, mean, var, momentum: float):
@@ -267,7 +267,7 @@ def layer_norm(
         y = _standardize(x, (x.ndim - 1,), eps)
         return _affine(y, params, x.dtype), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "layer_norm")
 
 
 def group_norm(
@@ -340,4 +340,4 @@ def group_norm(
         y = _standardize(xg, axes, eps).reshape(x.shape)
         return _affine(y, params, x.dtype), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "group_norm")

@@ -138,10 +138,7 @@ def _window_layer(where: str, window, stride, padding, reduce) -> Layer:
         del params, key, train  # deterministic, parameter-free layer
         return reduce(x, check(x)), state
 
-    apply.__qualname__ = (
-        f"{where}.<locals>.apply"  # jnn.diagnostics.model_summary's layer kind
-    )
-    return Layer(init, apply)
+    return Layer(init, apply, where)  # e.g. "max_pool"
 
 
 def _reduce(x, init_value, op, window, stride, pads):
@@ -298,10 +295,7 @@ def _global_layer(where: str, reduce) -> Layer:
         check(x)
         return reduce(x, axis=tuple(range(1, x.ndim - 1))), state  # -> (B, C)
 
-    apply.__qualname__ = (
-        f"{where}.<locals>.apply"  # jnn.diagnostics.model_summary's layer kind
-    )
-    return Layer(init, apply)
+    return Layer(init, apply, where)  # e.g. "max_pool"
 
 
 def global_avg_pool() -> Layer:

@@ -251,7 +251,7 @@ def rnn(cell: Cell, *, return_sequences: bool = True, reverse: bool = False) -> 
             return _last_output(ys, lengths, reverse=reverse), state
         return _finish(ys, lengths, paired), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "rnn")
 
 
 def bidirectional(
@@ -320,4 +320,4 @@ def bidirectional(
         y = jnp.concatenate(halves, axis=-1)  # [forward | backward] features
         return (_finish(y, lengths, paired) if return_sequences else y), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "bidirectional")

@@ -1,10 +1,16 @@
-"""Build a model `Layer` from a `ModelConfig`, with errors naming config paths."""
+"""Build a model `Layer` from its [model] config, with errors naming config paths.
+
+Each kind's builder reads exactly the fields of its schema in
+`jnn.models.config` (a test keeps `BUILDERS` and the schemas' kinds equal).
+"""
 
 import inspect
 from typing import Any
 
 from jnn import _checks, activations, initializers, layers
 from jnn._types import Layer
+from jnn.config import engine
+from jnn.models import config as models_config
 from jnn.models.cnn import lenet
 from jnn.models.mlp import mlp
 from jnn.models.resnet import resnet
@@ -37,33 +43,31 @@ def _activation_layer(name: str):
 
 
 def from_config(cfg, out_features: int) -> Layer:
-    """Return the model described by `cfg` (a `jnn.config.ModelConfig`).
+    """Return the model described by `cfg`, a kind's config from `jnn.models.config`.
 
-    `kind = "mlp"` uses `cfg.hidden`, `cfg.activation`, `cfg.w_init`,
-    `cfg.b_init` and `cfg.dropout`, with `out_features` outputs; `kind = "cnn"`
-    (`jnn.models.lenet`) adds `cfg.channels`, `cfg.kernel_size` and
-    `cfg.batch_norm`; `kind = "resnet"` uses `cfg.channels` and
-    `cfg.blocks_per_stage`; `kind = "rnn"` stacks `cfg.cell` layers of widths
-    `cfg.hidden` (optionally `cfg.bidirectional`) over rows or time; `kind =
-    "rnn_lm"` embeds tokens (`cfg.embed_features`) and predicts the next one
-    at every step with `cfg.cell` layers of widths `cfg.hidden`. `kind =
-    "serial"` builds `cfg.layers` in order: each entry is a table with a `type`
-    (e.g. "dense", "relu", "dropout", "flatten") and that constructor's keyword
-    arguments (initializers by name, e.g. `w_init = "glorot_uniform"`), plus an
-    optional `name` for its parameter path (default `<type>_<index>`).
+    `MlpConfig` builds `jnn.models.mlp` with `out_features` outputs;
+    `CnnConfig` `jnn.models.lenet`; `ResnetConfig` `jnn.models.resnet`;
+    `RnnConfig` stacks `cell` layers of widths `hidden` (optionally
+    bidirectional) over rows or time; `RnnLmConfig` embeds tokens and predicts
+    the next one at every step. `SerialConfig` builds `layers` in order: each
+    entry is a table with a `type` (e.g. "dense", "relu", "dropout",
+    "flatten") and that constructor's keyword arguments (initializers by name,
+    e.g. `w_init = "glorot_uniform"`), plus an optional `name` for its
+    parameter path (default `<type>_<index>`).
 
     Raises:
-      ValueError: for an unknown `type` or argument (naming `model.layers[i]`),
-        or a duplicate layer name.
-      TypeError: for an argument of the wrong kind.
+      ValueError: for an invalid config (as when loading one), an unknown
+        `type` or argument (naming `model.layers[i]`), or a duplicate layer
+        name.
+      TypeError: for an argument of the wrong kind, or a config of another
+        kind's class.
     """
-    if cfg.kind in _BUILDERS:
-        return _BUILDERS[cfg.kind](cfg, out_features)
-    _checks.one_of("model", "model.kind", cfg.kind, (*_BUILDERS, "serial"))
-    if not cfg.layers:
-        raise _checks.value_error(
-            "model", "a non-empty `model.layers` for kind 'serial'", "[]"
-        )
+    engine.check(models_config.SCHEMA, cfg, "model", "model")
+    return BUILDERS[cfg.kind](cfg, out_features)
+
+
+def _serial(cfg, out_features: int) -> Layer:
+    del out_features  # the last entry of `layers` decides it
     built = {}
     for i, entry in enumerate(cfg.layers):
         name, layer = _build_entry(f"model.layers[{i}]", i, dict(entry))
@@ -75,7 +79,8 @@ def from_config(cfg, out_features: int) -> Layer:
     return layers.named(**built)
 
 
-_BUILDERS = {
+# `model.kind` -> its builder, reading that kind's config.
+BUILDERS = {
     "mlp": lambda cfg, out: mlp(
         cfg.hidden,
         out,
@@ -94,6 +99,12 @@ _BUILDERS = {
         drop_rate=cfg.dropout,
         use_batch_norm=cfg.batch_norm,
     ),
+    "resnet": lambda cfg, out: resnet(
+        out,
+        channels=cfg.channels,
+        blocks_per_stage=cfg.blocks_per_stage,
+        act=cfg.activation,
+    ),
     "rnn": lambda cfg, out: sequence_classifier(
         out,
         cell=cfg.cell,
@@ -106,12 +117,7 @@ _BUILDERS = {
         hidden=cfg.hidden,
         embed_features=cfg.embed_features,
     ),
-    "resnet": lambda cfg, out: resnet(
-        out,
-        channels=cfg.channels,
-        blocks_per_stage=cfg.blocks_per_stage,
-        act=cfg.activation,
-    ),
+    "serial": _serial,
 }
 
 

@@ -72,7 +72,7 @@ def perceptron(
         del key, train  # deterministic layer
         return activations.step(weighted_sum(params, x), threshold), state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "perceptron")
 
 
 def weighted_sum(params: Params, x: Array) -> Array:

@@ -57,7 +57,7 @@ def rows_as_sequence() -> Layer:
             x = x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         return x, state
 
-    return Layer(init, apply)
+    return Layer(init, apply, "rows_as_sequence")
 
 
 def sequence_classifier(

@@ -1,10 +1,11 @@
 """Resuming a run: find its checkpoint, check its config, restore everything.
 
-A checkpoint written by `fit` holds the `TrainState` arrays (plus the best
-params under `best` when early stopping keeps them) and, as JSON metadata, the
-config and the loop's `Position` (epoch, batch within it, running train-metric
-sums, history, early-stopping monitor). Restoring both and regenerating the
-epoch's data order from (seed, epoch) continues the run bitwise.
+A checkpoint written by the run engine holds the task state's arrays (plus
+the kept best params under `best`, and the task's own arrays such as input
+normalisation statistics) and, as JSON metadata, the config and the loop's
+`Position` (epoch, batch within it, running train-metric sums, history).
+Restoring both and regenerating the epoch's batches from (seed, epoch)
+continues the run bitwise, for every task.
 
 `--resume` modes: "auto" resumes when a checkpoint exists and otherwise starts
 fresh with one log line; "required" raises when none exists; "never" starts
@@ -12,18 +13,13 @@ fresh and raises if the directory already has checkpoints (nothing is ever
 silently overwritten).
 """
 
-import json
 from pathlib import Path
 
 import jax.numpy as jnp
 
 from jnn import _checks
-from jnn import config as config_lib
-from jnn.config import Config
-from jnn.train import early_stopping
 from jnn.runs import checkpoint
-from jnn.train.loop import Position
-from jnn.train.state import TrainState
+from jnn.runs.loop import Position
 
 MODES = ("auto", "required", "never")
 
@@ -53,26 +49,11 @@ def find(directory: str | Path, mode: str) -> Path | None:
     return found
 
 
-def _plain(cfg: Config) -> dict:
-    return json.loads(json.dumps(config_lib.to_dict(cfg)))  # tuples -> lists
-
-
-def _resolved(saved: dict) -> dict:
-    """The saved config with defaults filled in, so a field added to jnn since
-    the checkpoint was written (at its default) is no difference; one that
-    no longer loads is compared as saved."""
-    try:
-        return _plain(config_lib.from_dict(saved, source="checkpoint config"))
-    except (ValueError, TypeError):
-        return saved
-
-
-def config_differences(saved: dict, cfg: Config) -> list[str]:
+def config_differences(saved: dict, now: dict) -> list[str]:
     """List `section.key: saved X, now Y` for every value that differs."""
-    saved, now = _resolved(saved), _plain(cfg)
     lines = []
     for section in sorted(set(saved) | set(now)):
-        old, new = saved.get(section, {}), now.get(section, {})
+        old, new = saved.get(section) or {}, now.get(section) or {}
         for key in sorted(set(old) | set(new)):
             if old.get(key, "<unset>") != new.get(key, "<unset>"):
                 got = f"saved {old.get(key, '<unset>')!r}, now {new.get(key, '<unset>')!r}"
@@ -80,15 +61,17 @@ def config_differences(saved: dict, cfg: Config) -> list[str]:
     return lines
 
 
-def check_config(saved: dict, cfg: Config, path: Path, *, allow: bool) -> list[str]:
-    """Raise unless `cfg` equals the checkpoint's config (or `allow`).
+def check_config(saved: dict, now: dict, path: Path, *, allow: bool) -> list[str]:
+    """Raise unless config `now` equals the checkpoint's `saved` (or `allow`).
 
-    Returns the differences (empty, or those allowed) for the log.
+    Both are plain `{section: {key: value}}` data with defaults filled in
+    (the task resolves the saved one, see `jnn.runs.engine.Task`). Returns
+    the differences (empty, or those allowed) for the log.
 
     Raises:
       ValueError: naming every differing dotted key, unless `allow`.
     """
-    lines = config_differences(saved, cfg)
+    lines = config_differences(saved, now)
     if lines and not allow:
         hint = "resume with the same config, or pass --allow-config-change"
         raise _checks.value_error(
@@ -119,12 +102,11 @@ def sums_from_json(data: dict | None) -> dict | None:
 
 
 def position_to_json(pos: Position) -> dict:
-    """The JSON form of a `Position`; arrays (best params) go in the tree.
+    """The JSON form of a `Position`; arrays (the kept best) go in the tree.
 
-    Device sums become Python numbers (float32 -> float is exact); `fit` has
-    settled the position (`loop.settle`) before it gets here.
+    Device sums become Python numbers (float32 -> float is exact); the
+    engine has settled the position (`loop.settle`) before it gets here.
     """
-    monitor = list(pos.monitor) if pos.monitor is not None else None
     return {
         "epoch": pos.epoch,
         "batch": pos.batch,
@@ -132,7 +114,7 @@ def position_to_json(pos: Position) -> dict:
         "skipped": int(pos.skipped),
         "totals": sums_to_json(pos.totals),
         "history": list(pos.history),
-        "monitor": monitor,
+        "best_epoch": pos.best_epoch,
         "has_best": pos.best is not None,
         "done": pos.done,
     }
@@ -140,70 +122,76 @@ def position_to_json(pos: Position) -> dict:
 
 def position_from_json(data: dict, best: dict | None) -> Position:
     """Rebuild a `Position` (device sums with their saved dtype, bit for bit)."""
-    totals = sums_from_json(data["totals"])
-    monitor = data["monitor"]
-    if monitor is not None:
-        monitor = early_stopping.Monitor(float(monitor[0]), *monitor[1:])
     return Position(
         epoch=data["epoch"],
         batch=data["batch"],
-        totals=totals,
+        totals=sums_from_json(data["totals"]),
         count=data["count"],
         skipped=data["skipped"],
         history=tuple(data["history"]),
-        monitor=monitor,
-        best=(best["params"], best["state"]) if best is not None else None,
+        best=best,
+        best_epoch=data["best_epoch"],
         done=data["done"],
     )
 
 
-def tree(ts: TrainState, pos: Position) -> dict:
-    """The arrays a run checkpoint holds: the TrainState, and best params if kept."""
-    out = ts._asdict()
+def tree(state, pos: Position, arrays: dict) -> dict:
+    """The arrays a run checkpoint holds: the task state, the kept best and the
+    task's own arrays (e.g. input normalisation statistics)."""
+    out = {**state._asdict(), **arrays}
     if pos.best is not None:
-        out["best"] = {"params": pos.best[0], "state": pos.best[1]}
+        out["best"] = pos.best
     return out
 
 
-def template(fresh: TrainState, meta: dict) -> dict:
-    """The restore template for a checkpoint, built from a fresh TrainState."""
-    out = fresh._asdict()
+def template(fresh, meta: dict, arrays: dict) -> dict:
+    """The restore template of a checkpoint, built from a fresh task state."""
+    out = {**fresh._asdict(), **arrays}
     if meta.get("position", {}).get("has_best"):
         out["best"] = {"params": fresh.params, "state": fresh.state}
     return out
 
 
-def check_position(meta: dict, path: Path, writer: str) -> None:
+def check_position(meta: dict, path: Path) -> None:
     """Raise unless checkpoint metadata `meta` holds a loop position.
 
     Raises:
-      ValueError: naming the checkpoint and the `writer` that makes such ones.
+      ValueError: naming the checkpoint.
     """
-    if not isinstance(meta.get("position"), dict):
+    if not isinstance(meta.get("position"), dict) or "best_epoch" not in meta.get(
+        "position", {}
+    ):
         raise _checks.value_error(
             "resume",
             f"a run checkpoint with a loop position in '{path}'",
             "none",
-            f"only checkpoints written by {writer} can be resumed",
+            "only checkpoints written by the jnn run engine (jnn.train.fit, "
+            "scripts/train.py) of this version can be resumed",
         )
 
 
-def restore(path: Path, fresh: TrainState) -> tuple[TrainState, Position, dict]:
+def restore(path: Path, fresh, arrays: dict) -> tuple[object, Position, dict]:
     """Restore a run checkpoint into `fresh`'s structure: (state, position, meta).
+
+    `arrays` are the task's own arrays as this run computed them; they are
+    checked against the saved ones by key path, shape and dtype.
 
     Raises:
       ValueError: if the checkpoint lacks a loop position (not written by
-        `fit`), or any `checkpoint.restore` error (corruption, tree mismatch).
+        the engine), or any `checkpoint.restore` error (corruption, tree
+        mismatch).
     """
     _, meta = checkpoint.restore_metadata(path)
-    check_position(meta, path, "jnn.train.fit")
-    arrays, meta = checkpoint.restore(path, template(fresh, meta))
-    best = arrays.pop("best", None)
+    check_position(meta, path)
+    saved, meta = checkpoint.restore(path, template(fresh, meta, arrays))
+    best = saved.pop("best", None)
+    for name in arrays:
+        saved.pop(name)
     pos = position_from_json(meta["position"], best)
-    return TrainState(**arrays), pos, meta
+    return type(fresh)(**saved), pos, meta
 
 
-def describe(path: Path, ts: TrainState, pos: Position) -> str:
+def describe(path: Path, state, pos: Position) -> str:
     """One log line saying where a resumed run continues."""
     where = "finished" if pos.done else f"epoch {pos.epoch + 1}, batch {pos.batch}"
-    return f"resuming from {path} at step {int(ts.step)} ({where})"
+    return f"resuming from {path} at step {int(state.step)} ({where})"

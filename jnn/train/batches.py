@@ -14,6 +14,8 @@ import numpy as np
 from jnn import _checks
 from jnn.train.step import Batch
 
+RAGGED = ("pad", "drop")  # what becomes of a ragged last batch (`train.ragged`)
+
 
 def resolve_batch_size(batch_size: int, num_examples: int, where="train.batch_size"):
     """Return the effective batch size: 0 means full batch.
@@ -38,7 +40,7 @@ def resolve_batch_size(batch_size: int, num_examples: int, where="train.batch_si
 
 def num_batches(num_examples: int, batch_size: int, ragged: str) -> int:
     """Number of batches per epoch for `ragged` = "pad" or "drop"."""
-    _checks.one_of("batches", "train.ragged", ragged, ("pad", "drop"))
+    _checks.one_of("batches", "train.ragged", ragged, RAGGED)
     full, rest = divmod(num_examples, batch_size)
     return full + (1 if rest and ragged == "pad" else 0)
 

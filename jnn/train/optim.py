@@ -1,18 +1,29 @@
-"""Build optax optimizers and learning-rate schedules from an `OptimConfig`.
+"""`OptimConfig`, the [optim] schema, and the optax optimizers built from it.
 
 Nothing here re-implements an update rule: `build` validates the config and
 chains optax transforms, `schedule` composes optax schedules. A config field
-that switches on a feature the chosen optimizer lacks (`momentum` for adam,
-`nesterov` without momentum) is an error rather than silently ignored.
+that the chosen optimizer or schedule does not read (`momentum` for adam,
+`decay_rate` for cosine) is refused when a config is loaded, and `nesterov`
+without momentum is an error both there and in `build`.
 """
 
 import functools
+from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import optax
 
 from jnn import _checks, penalties
-from jnn.config import OptimConfig
+from jnn.config.engine import (
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    UNIT,
+    Problem,
+    Rule,
+    setting,
+)
 
 NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "exponential", "cosine")
@@ -20,6 +31,65 @@ SCHEDULES = ("constant", "step", "exponential", "cosine")
 _WHERE = "optim"
 # Optimizers whose optax alias takes `momentum` / `nesterov`.
 _WITH_MOMENTUM = ("sgd", "rmsprop")
+_ADAM = ("adam", "adamw")
+_DECAYING = ("step", "exponential")
+
+
+def nesterov_problem(cfg: "OptimConfig", path: str = "optim") -> Problem | None:
+    """The one rule "nesterov needs momentum > 0", for `cfg` at `path`.
+
+    Used when a config is validated and by `build`, so both say the same.
+    """
+    if not cfg.nesterov or cfg.momentum > 0:
+        return None
+    momentum, nesterov = f"{path}.momentum", f"{path}.nesterov"
+    return Problem(
+        (nesterov, momentum),
+        f"`{momentum}` > 0 when `{nesterov}` = true",
+        repr(cfg.momentum),
+        f"set {momentum}=0.9, or {nesterov}=false",
+    )
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """[optim]: an optax optimizer on a learning-rate schedule (see `build`)."""
+
+    name: str = setting("adam", choices=NAMES)  # the optax optimizer
+    lr: float = setting(1e-3, rule=POSITIVE)  # peak learning rate
+    momentum: float = setting(  # sgd / rmsprop momentum; 0 disables
+        0.0, rule=FRACTION, read_if=("name", _WITH_MOMENTUM)
+    )
+    nesterov: bool = setting(  # Nesterov momentum (needs momentum > 0)
+        False, read_if=("name", _WITH_MOMENTUM)
+    )
+    b1: float = setting(0.9, rule=FRACTION, read_if=("name", _ADAM))  # 1st moment
+    b2: float = setting(0.999, rule=FRACTION, read_if=("name", _ADAM))  # 2nd moment
+    eps: float = setting(  # denominator epsilon
+        1e-8, rule=POSITIVE, read_if=("name", ("adam", "adamw", "rmsprop", "adagrad"))
+    )
+    decay: float = setting(  # rmsprop squared-gradient decay
+        0.9, rule=FRACTION, read_if=("name", ("rmsprop",))
+    )
+    weight_decay: float = setting(  # adamw decoupled weight decay
+        1e-4, rule=NON_NEGATIVE, read_if=("name", ("adamw",))
+    )
+    clip_norm: float = setting(0.0, rule=NON_NEGATIVE)  # global-norm clip; 0 = off
+    schedule: str = setting("constant", choices=SCHEDULES)  # lr over the steps
+    warmup_steps: int = setting(0, rule=NON_NEGATIVE)  # linear warmup from 0 to lr
+    decay_steps: int = setting(  # step / exponential: steps per decay
+        1000, rule=POSITIVE, read_if=("schedule", _DECAYING)
+    )
+    decay_rate: float = setting(  # step / exponential: factor per decay_steps
+        0.5,
+        rule=Rule("in (0, 1]", lambda v: 0 < v <= 1),
+        read_if=("schedule", _DECAYING),
+    )
+    final_lr_fraction: float = setting(  # cosine: final lr as a fraction of lr
+        0.0, rule=UNIT, read_if=("schedule", ("cosine",))
+    )
+
+    relations: ClassVar = (nesterov_problem,)
 
 
 def schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:
@@ -46,7 +116,6 @@ def schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:
       TypeError: if a step count is not an int or a rate is not a number.
 
     Example:
-      >>> from jnn.config import OptimConfig
       >>> cfg = OptimConfig(lr=1.0, schedule="step", decay_steps=10)
       >>> [float(schedule(cfg, 100)(t)) for t in (0, 9, 10, 25)]
       [1.0, 1.0, 0.5, 0.25]
@@ -96,7 +165,7 @@ def build(cfg: OptimConfig, total_steps: int) -> optax.GradientTransformation:
     gradients are clipped to that global norm before the optimizer sees them.
 
     Args:
-      cfg: The optimizer config (see `jnn.config.OptimConfig`).
+      cfg: The optimizer config, an `OptimConfig`.
       total_steps: Number of optimizer steps in the run, for the schedule.
         Must be > 0.
 
@@ -111,7 +180,6 @@ def build(cfg: OptimConfig, total_steps: int) -> optax.GradientTransformation:
 
     Example:
       >>> import jax.numpy as jnp
-      >>> from jnn.config import OptimConfig
       >>> opt = build(OptimConfig(name="sgd", lr=0.1), total_steps=10)
       >>> params = {"weight": jnp.array([1.0, 2.0])}
       >>> updates, _ = opt.update(params, opt.init(params), params)
@@ -158,13 +226,9 @@ def _check_momentum(name: str, cfg: OptimConfig) -> float | None:
             f"momentum={momentum}, nesterov={cfg.nesterov}",
             f"momentum applies to {' and '.join(_WITH_MOMENTUM)} only",
         )
-    if cfg.nesterov and momentum == 0.0:
-        raise _checks.value_error(
-            _WHERE,
-            "`optim.momentum` > 0 with `optim.nesterov` = true",
-            momentum,
-            "set optim.momentum=0.9, or optim.nesterov=false",
-        )
+    problem = nesterov_problem(cfg)
+    if problem is not None:
+        raise problem.error(_WHERE)
     return momentum if momentum > 0.0 else None
 
 

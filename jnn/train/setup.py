@@ -18,7 +18,6 @@ from jnn.data import augment, text
 from jnn.layers import output_spec
 from jnn.train import batches, optim
 from jnn.train.state import TrainState, create
-from jnn.train.step import make_eval_step, make_train_step
 
 
 class Setup(NamedTuple):
@@ -102,7 +101,9 @@ def _out_features(splits: data.Splits, cfg: Config) -> int:
 
 
 def _augment(cfg: Config, splits: data.Splits):
-    fn = augment.make(cfg.data.augment_shift, cfg.data.augment_flip)
+    # Only image sources have the augment fields (see jnn.data.config).
+    shift = getattr(cfg.data, "augment_shift", 0)
+    fn = augment.make(shift, getattr(cfg.data, "augment_flip", False))
     if fn is not None and splits.train.x.ndim != 4:
         raise _checks.value_error(
             "setup",
@@ -132,7 +133,7 @@ def _text_metrics(splits: data.Splits) -> dict:
     }
 
 
-def _penalty(cfg: Config):
+def penalty(cfg: Config):
     """The weight penalty of the objective, with only its non-zero terms."""
     terms = [
         (c, fn)
@@ -142,6 +143,22 @@ def _penalty(cfg: Config):
     if not terms:
         return None
     return lambda params: sum(c * fn(params) for c, fn in terms)
+
+
+def fine_tune(setup: Setup, ts: TrainState, path: str) -> TrainState:
+    """`ts` with the params and state of run `path` and a fresh optimizer.
+
+    Raises:
+      ValueError: naming every differing key path if that run's model does
+        not fit this one (see `check_params`).
+      FileNotFoundError: if `path` holds no checkpoint.
+    """
+    from jnn.runs.restore import load_run  # lazy: restore imports the tasks
+
+    loaded = load_run(path)
+    check_params(setup, loaded.params, f"train.init_from '{path}'")
+    opt_state = setup.optimizer.init(loaded.params)
+    return ts._replace(params=loaded.params, state=loaded.state, opt_state=opt_state)
 
 
 def initial_state(setup: Setup, seed: int) -> TrainState:
@@ -165,18 +182,3 @@ def _check_output(setup: Setup, ts: TrainState, x_spec) -> None:
             f"{_checks.fmt_shape(out.shape)}",
             "the last layer of `model.layers` must have one output per class/target",
         )
-
-
-def jitted_steps(setup: Setup, cfg: Config):
-    """The jitted train step (state donated) and eval step for `setup`."""
-    train_step = make_train_step(
-        setup.model,
-        setup.loss_fn,
-        setup.optimizer,
-        penalty=_penalty(cfg),
-        metrics=setup.metrics,
-        augment=setup.augment,
-        guard_nonfinite=True,  # the loop stops or skips (train.on_nonfinite)
-    )
-    eval_step = make_eval_step(setup.model, setup.loss_fn, setup.metrics)
-    return jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)

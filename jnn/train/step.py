@@ -121,16 +121,9 @@ def make_train_step(
         if not guard_nonfinite:
             params, new_state, opt_state = update(None)
         else:
-            # NaN/Inf in any gradient makes the norm non-finite: one cheap test
-            # per step. A bad step skips the whole update (a cond, so a good
-            # step pays no select over every parameter) and looks for the leaf.
-            ok = jnp.isfinite(total) & jnp.isfinite(logs["grad_norm"])
-            logs["nonfinite"] = jax.lax.cond(
-                ok, lambda: jnp.int32(-1), lambda: _bad_code(total, grads)
-            )
             keep = (ts.params, ts.state, ts.opt_state)
-            params, new_state, opt_state = jax.lax.cond(
-                ok, update, lambda _: keep, None
+            (params, new_state, opt_state), logs["nonfinite"] = guarded(
+                total, grads, update, keep
             )
         return TrainState(ts.step + 1, params, new_state, opt_state, ts.key), logs
 
@@ -146,6 +139,23 @@ def apply_optimizer(optimizer, grads, opt_state, params):
     with jax.numpy_dtype_promotion("standard"):
         updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
+
+
+def guarded(objective: jax.Array, grads, update: Callable, keep):
+    """`update(None)` if the objective and the gradients are finite, else `keep`.
+
+    NaN/Inf in any gradient makes the global norm non-finite: one cheap test
+    per step. A bad step skips the whole update (a cond, so a good step pays
+    no select over every parameter) and looks for the first bad leaf.
+
+    Returns:
+      (the update's or `keep`'s values, an int32 code: -1 when finite, else
+      `nonfinite_code`, or the number of gradient leaves + 1 when finite
+      gradients overflow the norm).
+    """
+    ok = jnp.isfinite(objective) & jnp.isfinite(optax.tree.norm(grads))
+    code = jax.lax.cond(ok, lambda: jnp.int32(-1), lambda: _bad_code(objective, grads))
+    return jax.lax.cond(ok, update, lambda _: keep, None), code
 
 
 def _bad_code(objective: jax.Array, grads) -> jax.Array:

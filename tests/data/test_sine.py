@@ -5,11 +5,11 @@ import pytest
 
 from jnn import config as config_lib
 from jnn import data
-from jnn.config import DataConfig
 from jnn.data import sine
+from jnn.data.config import SineConfig
 from jnn.data.dataset import Dataset
 from jnn.data.load import baselines
-from jnn.train import fit
+from jnn.train import fit_config
 
 
 def _reference(n, seq_len, horizon, noise, seed):
@@ -68,7 +68,7 @@ def test_errors(call, match):
 
 
 def test_load_sine_and_its_baselines():
-    cfg = DataConfig(name="sine", num_samples=50, seq_len=6, horizon=2)
+    cfg = SineConfig(num_samples=50, seq_len=6, horizon=2)
     splits = data.load(cfg)
     assert splits.num_classes is None
     assert splits.train.x.shape[1:] == (6, 1) and splits.test.y.shape[1:] == (2,)
@@ -90,7 +90,7 @@ def test_lstm_forecaster_beats_last_value_twice():
             *("train.epochs=10", "train.batch_size=32"),
         ],
     )
-    result = fit(cfg, log=None)
+    result = fit_config(cfg, log=None)
     baseline = baselines(cfg.data)["test_last_value_mse"]
     print(f"test MSE {result.test['loss']:.4f} vs last value {baseline:.4f}")
     assert result.test["loss"] <= baseline / 2

@@ -7,8 +7,8 @@ import pytest
 
 from jnn import config as config_lib
 from jnn import data
-from jnn.config import DataConfig
 from jnn.data import text
+from jnn.data.config import TextConfig
 from jnn.data.dataset import Dataset
 from jnn.data.load import baselines
 
@@ -72,7 +72,7 @@ def test_unigram_baselines_by_hand():
 def test_load_text_from_a_file(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text("abcabcabd" * 20, encoding="utf-8")
-    cfg = DataConfig(name="text", path=str(path), seq_len=5)
+    cfg = TextConfig(path=str(path), seq_len=5)
     splits = data.load(cfg)
     assert splits.num_classes == 4  # a b c d
     assert splits.train.x.dtype == np.int32 and splits.train.x.shape[1:] == (5,)
@@ -107,7 +107,7 @@ def test_check_tokens_rejects_out_of_range_ids():
         (["model.kind=rnn_lm"], r"got kind 'rnn_lm' with data 'digits'"),
         (
             ["data.name=text", "model.kind=rnn_lm", "model.bidirectional=true"],
-            r"`model.bidirectional` = false for 'rnn_lm'",
+            r"got `model.bidirectional`. Hint: .* is read by model.kind 'rnn' only",
         ),
     ],
 )

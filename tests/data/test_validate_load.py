@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from jnn import JnnTypeError, JnnValueError, data
-from jnn.config import DataConfig
 from jnn.data import Dataset
+from jnn.data.config import (
+    SOURCES,
+    ArraysConfig,
+    DigitsConfig,
+    MnistConfig,
+    SyntheticConfig,
+    XorConfig,
+)
 
 
 def _dataset(n=6, features=3, classes=3):
@@ -163,13 +170,21 @@ EXPECTED = {  # name -> (sample shape, num_classes, (train, val, test) sizes)
     "sine": ((32, 1), None, (72, 8, 20)),
 }
 TOKEN_SETS = {"text"}  # int token windows: tested in tests/data/test_text.py
+FILES = {"arrays"}  # your own files: tested in tests/data/test_arrays.py
 
 
-@pytest.mark.parametrize("name", [n for n in data.NAMES if n not in TOKEN_SETS])
+def _config(name: str, mnist_dir):
+    """`name`'s config, with the fields it has among dir and num_samples."""
+    fields = {"name": name, "dir": str(mnist_dir), "num_samples": 100}
+    cls = SOURCES[name]
+    return cls(**{k: v for k, v in fields.items() if k in cls.__dataclass_fields__})
+
+
+@pytest.mark.parametrize("name", [n for n in data.NAMES if n not in TOKEN_SETS | FILES])
 def test_load_every_name(name, mnist_dir):
-    assert set(EXPECTED) | TOKEN_SETS == set(data.NAMES)
+    assert set(EXPECTED) | TOKEN_SETS | FILES == set(data.NAMES)
     sample_shape, num_classes, sizes = EXPECTED[name]
-    cfg = DataConfig(name=name, dir=str(mnist_dir), num_samples=100)
+    cfg = _config(name, mnist_dir)
     splits = data.load(cfg)
     assert splits.num_classes == num_classes == data.NUM_CLASSES[name]
     assert tuple(len(s.y) for s in splits[:3]) == sizes
@@ -182,14 +197,14 @@ def test_load_every_name(name, mnist_dir):
 
 
 def test_load_mnist_keeps_the_official_test_split(mnist_dir):
-    splits = data.load(DataConfig(name="mnist", dir=str(mnist_dir), normalize="scale"))
+    splits = data.load(MnistConfig(dir=str(mnist_dir), normalize="scale"))
     raw_test = data.load_mnist(mnist_dir, "test")
     np.testing.assert_allclose(splits.test.x, raw_test.x / 255.0)
     np.testing.assert_array_equal(splits.test.y, raw_test.y)
 
 
 def test_load_digits_scale_divides_by_16_and_is_seeded():
-    cfg = DataConfig(name="digits", normalize="scale", seed=3)
+    cfg = DigitsConfig(normalize="scale", seed=3)
     first, again = data.load(cfg), data.load(cfg)
     assert first.train.x.max() == 1.0 and first.train.x.min() == 0.0
     np.testing.assert_array_equal(first.test.y, again.test.y)
@@ -198,16 +213,16 @@ def test_load_digits_scale_divides_by_16_and_is_seeded():
 
 
 def test_load_xor_repeats_the_truth_table_unnormalised():
-    splits = data.load(DataConfig(name="xor", normalize="none"))
+    splits = data.load(XorConfig(normalize="none"))
     for part in splits[:3]:
         np.testing.assert_array_equal(part.x, data.xor().x)
         np.testing.assert_array_equal(part.y, data.xor().y)
 
 
 def test_load_allows_an_empty_split_only_for_a_zero_fraction():
-    splits = data.load(DataConfig(name="moons", val_fraction=0.0, num_samples=50))
+    splits = data.load(SyntheticConfig(val_fraction=0.0, num_samples=50))
     assert len(splits.val.y) == 0 and len(splits.test.y) == 10
-    tiny = DataConfig(name="moons", test_fraction=0.01, num_samples=20)
+    tiny = SyntheticConfig(test_fraction=0.01, num_samples=20)
     with pytest.raises(
         JnnValueError, match=r"load \(moons test split\): expected a non-empty"
     ):
@@ -223,6 +238,11 @@ def test_load_allows_an_empty_split_only_for_a_zero_fraction():
             r"^load: expected `data.name` to be one of .*Hint: did you mean 'digits'\?",
         ),
         (
+            {"name": "digits"},
+            JnnTypeError,
+            r"^load: expected \[data\] for data.name 'digits' to be a DigitsConfig",
+        ),
+        (
             {"normalize": "standardise"},
             JnnValueError,
             r"`data.normalize` .*did you mean 'standardize'",
@@ -235,23 +255,38 @@ def test_load_allows_an_empty_split_only_for_a_zero_fraction():
             r"`data.val_fraction` \+ `data.test_fraction` < 1",
         ),
         ({"num_samples": 0}, JnnValueError, r"`data.num_samples` > 0"),
-        ({"noise": -1.0}, JnnValueError, r"`data.noise` finite"),
-        ({"seed": -2}, JnnValueError, r"`data.seed` >= 0"),
+        ({"noise": -1.0}, JnnValueError, r"`data.noise` >= 0"),
+        ({"seed": -2}, JnnValueError, r"`data.seed` in \[0, 2\*\*32\)"),
         ({"seed": 1.0}, JnnTypeError, r"`data.seed` to be an int"),
-        (
-            {"name": "mnist", "dir": ""},
-            JnnValueError,
-            r"`data.dir` naming a directory of mnist IDX files, got ''",
-        ),
     ],
 )
 def test_load_config_errors_name_the_config_path(changes, error, match):
     with pytest.raises(error, match=match):
-        data.load(dataclasses.replace(DataConfig(), **changes))
+        data.load(dataclasses.replace(SyntheticConfig(), **changes))
+
+
+def test_load_mnist_needs_a_directory():
+    with pytest.raises(
+        JnnValueError, match=r"`data.dir` naming a directory of mnist IDX files, got ''"
+    ):
+        data.load(MnistConfig())
+
+
+def test_load_arrays_reads_normalises_and_counts_classes(tmp_path):
+    x = np.arange(40, dtype=np.uint8).reshape(10, 4)
+    np.savez(tmp_path / "mine.npz", x=x, y=np.arange(10) % 2)
+    cfg = ArraysConfig(
+        path=str(tmp_path / "mine.npz"), sample_shape=(2, 2), test_fraction=0.2
+    )
+    splits = data.load(cfg)
+    assert splits.num_classes == 2 and splits.train.x.shape[1:] == (2, 2)
+    assert [len(s.y) for s in splits[:3]] == [7, 1, 2]
+    flat = splits.train.x.reshape(len(splits.train.y), -1)
+    np.testing.assert_allclose(flat.mean(axis=0), 0.0, atol=1e-5)  # standardised
 
 
 def test_load_mnist_missing_dir_raises_file_not_found(tmp_path):
-    cfg = DataConfig(name="fashion_mnist", dir=str(tmp_path / "absent"))
+    cfg = MnistConfig(name="fashion_mnist", dir=str(tmp_path / "absent"))
     with pytest.raises(FileNotFoundError, match=r"download_mnist\(.*fashion=True\)"):
         data.load(cfg)
 
@@ -264,4 +299,4 @@ def test_load_reports_bad_labels_in_idx_files(mnist_dir):
         JnnValueError,
         match=r"^load \(mnist test split\): .*\{12\} at sample indices \[3\]",
     ):
-        data.load(DataConfig(name="mnist", dir=str(mnist_dir)))
+        data.load(MnistConfig(dir=str(mnist_dir)))

@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -47,6 +48,24 @@ def test_layer_outputs_match_step_by_step(key):
     np.testing.assert_allclose(outs["act"], jnp.maximum(hidden, 0.0))
     with pytest.raises(ValueError, match="params with an entry 'act'"):
         gradient_flow.layer_outputs(layers, {"hidden": params["hidden"]}, state, x)
+
+
+def test_layer_outputs_draw_the_same_dropout_masks_as_named(key):
+    from jnn.layers import dropout, named
+
+    layers = {"hidden": dense(16), "drop": dropout(0.5), "out": dense(3)}
+    model = named(**layers)
+    x = jnp.ones((4, 5))
+    params, state = model.init(key, x)
+    apply_key = jax.random.key(7)
+    y, _ = model.apply(params, state, x, key=apply_key, train=True)
+    outs = gradient_flow.layer_outputs(
+        layers, params, state, x, key=apply_key, train=True
+    )
+    np.testing.assert_array_equal(outs["out"], y)
+    # The masks matter: another key gives another output.
+    other, _ = model.apply(params, state, x, key=jax.random.key(8), train=True)
+    assert not np.allclose(other, y)
 
 
 def test_sigmoid_vanishes_and_he_relu_does_not_in_a_short_run():

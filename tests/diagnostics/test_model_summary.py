@@ -7,8 +7,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jnn import models
-from jnn.config import Config, DataConfig, ModelConfig
+from jnn import Layer, models
+from jnn.config import Config
+from jnn.data.config import SyntheticConfig
 from jnn.diagnostics.model_summary import from_config, summary
 from jnn.layers import (
     avg_pool,
@@ -22,7 +23,9 @@ from jnn.layers import (
     relu,
     residual,
     serial,
+    spatial_dropout,
 )
+from jnn.models.config import MlpConfig
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +143,8 @@ def test_table_lists_rows_and_totals():
 
 def test_from_config_and_the_script_print_the_trained_models_table(capsys):
     cfg = Config(
-        data=DataConfig(name="moons", num_samples=128), model=ModelConfig(hidden=(4,))
+        data=SyntheticConfig(name="moons", num_samples=128),
+        model=MlpConfig(hidden=(4,)),
     )
     s = from_config(cfg)
     assert s.input == (1, 2) and s.params == (2 * 4 + 4) + (4 * 2 + 2)
@@ -167,3 +171,35 @@ def test_pooling_rows_are_named_by_their_constructor():
         ("avg_pool", ((1, 2, 2, 3),)),
         ("global_max_pool", ((1, 3),)),
     ]
+
+
+def _double() -> tuple:
+    def init(key, x_spec):
+        del key, x_spec
+        return {}, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        del params, key, train
+        return x @ jnp.ones((x.shape[-1], x.shape[-1]), x.dtype), state
+
+    return init, apply
+
+
+def test_user_layers_show_their_label_or_layer():
+    plain, labelled = Layer(*_double()), Layer(*_double(), "double")
+    assert (plain.kind, labelled.kind) == ("layer", "double")
+    x = jnp.zeros((1, 3))
+    assert [r.kind for r in summary(plain, x).rows] == ["layer"]
+    s = summary(serial(plain, labelled, dense(2)), x)
+    assert [(r.path, r.kind) for r in s.rows] == [
+        ("0", "layer"),
+        ("1", "double"),
+        ("2", "dense"),
+    ]
+
+
+def test_kinds_are_constructor_labels_not_function_names():
+    # spatial_dropout shares its apply with dropout; the label tells them apart.
+    model = serial(conv(2, (3, 3)), spatial_dropout(0.5), dropout(0.5))
+    s = summary(model, jnp.zeros((1, 4, 4, 1)))
+    assert [r.kind for r in s.rows] == ["conv", "spatial_dropout", "dropout"]

@@ -8,7 +8,7 @@ import pytest
 
 from jnn import config as config_lib
 from jnn import data
-from jnn.gan import fit
+from jnn.train import fit_config
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -16,14 +16,14 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_digits_config_runs_and_judges(tmp_path):
-    overrides = ["gan.steps=2", "gan.eval_every=1"]
+    overrides = ["train.steps=2", "train.eval_every=1"]
     cfg = config_lib.load(CONFIGS / "gan_digits.toml", overrides)
-    result = fit.fit(cfg, tmp_path, log=None)
+    result = fit_config(cfg, tmp_path, log=None, progress=False)
     assert [r["step"] for r in result.history] == [1, 2]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["classifier_held_out_accuracy"] > 0.9
     assert results["real"]["confidence"] > 0.9
-    assert 0.0 <= result.final["entropy_ratio"] <= 1.0
+    assert 0.0 <= result.test["entropy_ratio"] <= 1.0
 
 
 def _fake_mnist(directory: Path) -> None:
@@ -38,12 +38,13 @@ def test_mnist_config_runs_on_generated_idx_files(tmp_path):
     _fake_mnist(tmp_path)
     overrides = [
         f'data.dir="{tmp_path.as_posix()}"',
-        "gan.steps=1",
+        "train.steps=1",
         "gan.num_eval_samples=8",
         "train.batch_size=8",
         "gan.g_channels=[8, 4]",  # the config's DCGAN, narrowed: CI checks wiring
         "gan.d_channels=[4, 8]",
     ]
     cfg = config_lib.load(CONFIGS / "gan_mnist.toml", overrides)
-    result = fit.fit(cfg, None, log=None)
-    assert np.isfinite(result.final["g_loss"]) and result.final["step"] == 1
+    result = fit_config(cfg, None, log=None, progress=False)
+    final = result.history[-1]
+    assert np.isfinite(final["train_g_loss"]) and final["step"] == 1

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jnn
 from jnn import cli
 from jnn import config as config_lib
-from jnn.gan import fit, quality, sample
+from jnn.gan import quality, sample, task
 from jnn.runs import checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -18,11 +19,11 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # CI-sized ring run: batch 256, lr 2e-3 annealed over 2,500 steps covered 6-8
 # modes for seeds 0-3 (high quality 0.62-0.75), seconds on a CPU.
 CI_RING = [
-    "gan.steps=2500",
-    "gan.eval_every=1250",
+    "train.steps=2500",
+    "train.eval_every=1250",
     "train.batch_size=256",
-    "gan.g_lr=2e-3",
-    "gan.d_lr=2e-3",
+    "optim.generator.lr=2e-3",
+    "optim.discriminator.lr=2e-3",
 ]
 
 
@@ -38,7 +39,7 @@ def ring_run(tmp_path_factory):
 
 def test_ci_ring_run_covers_modes(ring_run):
     results = json.loads((ring_run / "results.json").read_text())
-    assert results["final"]["modes"] >= 4
+    assert results["test"]["modes"] >= 4
     assert results["real"]["modes"] == 8  # the measure itself sees every mode
     lines = (ring_run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1250, 2500]
@@ -48,7 +49,7 @@ def test_run_directory_files(ring_run):
     for name in ("config.toml", "samples.png", "curves.png", "results.json"):
         assert (ring_run / name).is_file(), name
     cfg = config_lib.load(ring_run / "config.toml")
-    assert cfg.train.task == "gan" and cfg.gan.steps == 2500
+    assert cfg.train.task == "gan" and cfg.train.steps == 2500
     assert (ring_run / "checkpoints" / "ckpt_00002500").is_dir()
 
 
@@ -59,33 +60,52 @@ def test_sample_writes_png_from_checkpoint(ring_run, tmp_path, extra):
     assert out.read_bytes().startswith(b"\x89PNG")
 
 
-def test_sample_restores_the_trained_generator(ring_run):
-    cfg, run, gs = sample.load(ring_run)
-    assert int(gs.step) == 2500
-    z = fit.eval_noise(cfg)
-    got = quality.ring_quality(fit.generate(run, gs, z), radius=2.0, std=0.02)
-    final = json.loads((ring_run / "results.json").read_text())["final"]
-    assert got == {"modes": final["modes"], "high_quality": final["high_quality"]}
+def test_load_run_restores_the_trained_generator(ring_run, tmp_path):
+    moved = tmp_path / "moved"
+    ring_run.rename(moved)  # a run directory loads wherever it lies
+    try:
+        run = jnn.load_run(moved)
+        assert run.step == 2500 and run.task == "gan"
+        saved = np.load(moved / "samples.npz")
+        np.testing.assert_array_equal(
+            np.asarray(run.predict(saved["z"])), saved["samples"]
+        )
+        np.testing.assert_array_equal(
+            saved["z"], np.asarray(task.eval_noise(run.config))
+        )
+        cfg = run.config
+        got = quality.ring_quality(saved["samples"], radius=2.0, std=cfg.data.noise)
+        final = json.loads((moved / "results.json").read_text())["test"]
+        assert got == final and run.evaluate() == final
+    finally:
+        moved.rename(ring_run)
 
 
 def test_sample_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="sample: expected checkpoints under"):
+    with pytest.raises(FileNotFoundError, match="load_run: expected checkpoints under"):
         sample.main([str(tmp_path)])
     path = checkpoint.save(tmp_path, 0, {"w": np.zeros(1)}, {"config": {}})
-    with pytest.raises(ValueError, match="a checkpoint of a GAN run"):
+    with pytest.raises(ValueError, match="input metadata"):
         sample.main([str(path)])
 
 
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        (["data.name=ring"], r"`train\.task` = 'gan' for data 'ring'"),
-        (["train.task=gan", "data.name=moons"], r"`data\.name` in \['ring'"),
+        (["data.name=ring"], r"`data\.name` = 'ring' is read by train\.task 'gan'"),
+        (
+            ["train.task=gan", "data.name=moons"],
+            r"`data\.name` to be one of \['digits', 'fashion_mnist', 'mnist', 'ring'\]",
+        ),
         (["train.task=gan", "train.batch_size=0"], r"`train\.batch_size` > 0"),
         (["train.task=gans"], r"`train\.task` to be one of"),
-        (["gan.loss=wgan"], r"`gan\.loss` to be one of"),
-        (["gan.label_smoothing=0.5"], r"`gan\.label_smoothing` in \[0, 0\.5\)"),
-        (["gan.d_steps=0"], r"`gan\.d_steps` > 0"),
+        (["train.task=gan", "gan.loss=wgan"], r"`gan\.loss` to be one of"),
+        (
+            ["train.task=gan", "gan.label_smoothing=0.5"],
+            r"`gan\.label_smoothing` in \[0, 0\.5\)",
+        ),
+        (["train.task=gan", "gan.d_steps=0"], r"`gan\.d_steps` > 0"),
+        (["gan.d_steps=2"], r"section \[gan\] is read by train\.task 'gan' only"),
     ],
 )
 def test_gan_config_errors(overrides, match):

@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jnn.config import DataConfig, GanConfig
+from jnn.data.config import DigitsConfig, SyntheticConfig
 from jnn.gan import curves, data, models, png, quality
+from jnn.gan.config import GanConfig, GanDigitsConfig, GanMnistConfig
 
 
 def test_ring_is_seeded_and_centred_on_the_modes():
@@ -28,13 +29,15 @@ def test_ring_is_seeded_and_centred_on_the_modes():
 
 
 def test_digits_are_scaled_to_unit_range():
-    real = data.load(DataConfig(name="digits"), GanConfig())
+    real = data.load(GanDigitsConfig())
     assert real.x.shape == (1797, 8, 8, 1)
     assert real.x.min() == -1.0 and real.x.max() == 1.0
     with pytest.raises(ValueError, match=r"`data\.name` to be one of"):
-        data.load(DataConfig(name="moons"), GanConfig())
+        data.load(SyntheticConfig(name="moons"))
+    with pytest.raises(TypeError, match=r"to be a GanDigitsConfig, got DigitsConfig"):
+        data.load(DigitsConfig())
     with pytest.raises(ValueError, match=r"`data\.dir` naming a directory"):
-        data.load(DataConfig(name="mnist"), GanConfig())
+        data.load(GanMnistConfig())
 
 
 def test_ring_quality_counts_modes_and_high_quality_samples():

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 from jnn import config as config_lib
-from jnn.gan import fit
 from jnn.runs import checkpoint
 from jnn.runs.signals import Preempted
-from jnn.train.fit import ResumeOptions
+from jnn.train import ResumeOptions, fit_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = [
-    *("gan.steps=30", "gan.eval_every=10", "train.batch_size=32"),
+    *("train.steps=30", "train.eval_every=10", "train.batch_size=32"),
     *("gan.g_hidden=[16]", "gan.d_hidden=[16]", "gan.num_eval_samples=200"),
     "data.num_samples=256",
 ]
@@ -32,24 +31,28 @@ def _stop_at(step):
     return lambda: signal.SIGTERM if next(calls) == step else None
 
 
+def fit(cfg, workdir, **kwargs):
+    return fit_config(cfg, workdir, progress=False, **kwargs)
+
+
 def _lines(run: Path) -> list[dict]:
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k != "time_s"} for r in records]
 
 
 def test_preempted_gan_run_resumes_bitwise(cfg, tmp_path):
-    whole = fit.fit(cfg, tmp_path / "whole", log=None)
+    whole = fit(cfg, tmp_path / "whole", log=None)
     run = tmp_path / "cut"
     with pytest.raises(Preempted) as event:
-        fit.fit(cfg, run, log=None, stop=_stop_at(17))
+        fit(cfg, run, log=None, stop=_stop_at(17))
     assert event.value.step == 17 and event.value.checkpoint.name == "ckpt_00000017"
     assert not (run / ".jnn-lock").exists()  # released on the way out
     lines = []
-    resumed = fit.fit(cfg, run, log=lines.append)
+    resumed = fit(cfg, run, log=lines.append)
     assert lines[0].startswith("resuming from") and "at step 17" in lines[0]
     for a, b in zip(
-        jax.tree.leaves(resumed.gan_state),
-        jax.tree.leaves(whole.gan_state),
+        jax.tree.leaves(resumed.state),
+        jax.tree.leaves(whole.state),
         strict=True,
     ):
         if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
@@ -61,16 +64,16 @@ def test_preempted_gan_run_resumes_bitwise(cfg, tmp_path):
 
 def test_gan_resume_modes(cfg, tmp_path):
     with pytest.raises(FileNotFoundError, match="--resume required"):
-        fit.fit(cfg, tmp_path / "a", log=None, resume=ResumeOptions("required"))
-    fit.fit(cfg, tmp_path / "b", log=None)
+        fit(cfg, tmp_path / "a", log=None, resume=ResumeOptions("required"))
+    fit(cfg, tmp_path / "b", log=None)
     with pytest.raises(ValueError, match="no checkpoints with --resume never"):
-        fit.fit(cfg, tmp_path / "b", log=None, resume=ResumeOptions("never"))
+        fit(cfg, tmp_path / "b", log=None, resume=ResumeOptions("never"))
 
 
 def test_a_checkpoint_without_loop_position_is_refused(cfg, tmp_path):
-    done = fit.fit(cfg, tmp_path / "run", log=None)
-    state = done.gan_state._asdict()
+    done = fit(cfg, tmp_path / "run", log=None)
+    state = done.state._asdict()
     meta = {"config": config_lib.to_dict(cfg), "task": "gan"}
     checkpoint.save(tmp_path / "run" / "checkpoints", 99, state, meta)
-    with pytest.raises(ValueError, match=r"written by jnn\.gan\.fit can be resumed"):
-        fit.fit(cfg, tmp_path / "run", log=None)
+    with pytest.raises(ValueError, match=r"written by the jnn run engine"):
+        fit(cfg, tmp_path / "run", log=None)

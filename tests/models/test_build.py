@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jnn.config import ModelConfig
-from jnn.models import from_config, mlp
+from jnn._checks import JnnTypeError, JnnValueError
+from jnn.models import build, from_config, mlp
+from jnn.models.config import KINDS, CnnConfig, MlpConfig, SerialConfig
 
 
 def _shapes(params):
@@ -32,7 +33,7 @@ def test_mlp_without_hidden_layers_is_linear(key):
 
 
 def test_from_config_mlp_matches_the_builder(key):
-    cfg = ModelConfig(hidden=(4,), activation="tanh", w_init="glorot_uniform")
+    cfg = MlpConfig(hidden=(4,), activation="tanh", w_init="glorot_uniform")
     a = from_config(cfg, 3).init(key, jnp.zeros((1, 5)))[0]
     b = mlp([4], 3, act="tanh", w_init="glorot_uniform").init(key, jnp.zeros((1, 5)))[0]
     jax.tree.map(lambda u, v: pytest.approx(u) == v, a, b)
@@ -45,7 +46,7 @@ def test_from_config_serial_names_and_initializers(key):
         {"type": "leaky_relu", "negative_slope": 0.2},
         {"type": "dense", "features": 2},
     )
-    model = from_config(ModelConfig(kind="serial", layers=layers), 2)
+    model = from_config(SerialConfig(layers=layers), 2)
     params, state = model.init(key, jnp.zeros((1, 3)))
     assert sorted(params) == ["dense_2", "hidden", "leaky_relu_1"]
     assert not params["hidden"]["weight"].any()
@@ -68,9 +69,27 @@ def test_from_config_serial_names_and_initializers(key):
             [{"type": "relu", "name": "a"}, {"type": "tanh", "name": "a"}],
             r"unique layer names at model.layers\[1\]",
         ),
-        ([], r"non-empty `model.layers`"),
+        ([], r"`model.layers` to be non-empty"),
     ],
 )
 def test_serial_config_errors_name_the_config_path(layers, match):
     with pytest.raises(ValueError, match=match):
-        from_config(ModelConfig(kind="serial", layers=tuple(layers)), 2)
+        from_config(SerialConfig(layers=tuple(layers)), 2)
+
+
+def test_every_model_kind_has_a_builder():
+    assert tuple(build.BUILDERS) == tuple(KINDS)
+
+
+@pytest.mark.parametrize(
+    "cfg, error, match",
+    [
+        (MlpConfig(kind="cnn"), JnnTypeError, r"^model: expected \[model\] for model"),
+        (MlpConfig(kind="cnnn"), JnnValueError, r"did you mean 'cnn'"),
+        (CnnConfig(dropout=1.0), JnnValueError, r"`model.dropout` in \[0, 1\)"),
+        (MlpConfig(hidden=(0,)), JnnValueError, r"`model.hidden\[0\]` > 0"),
+    ],
+)
+def test_from_config_validates_a_python_config_like_a_loaded_one(cfg, error, match):
+    with pytest.raises(error, match=match):
+        from_config(cfg, 2)

@@ -34,6 +34,10 @@ def _params(weight, bias=0.0):
 # --- the neuron ---------------------------------------------------------------
 
 
+def test_perceptron_is_labelled_for_summary():
+    assert perceptron().kind == "perceptron"
+
+
 def test_textbook_weighted_sum_and_fire():
     # inputs (0.5, 0.6), weights (0.5, 0.7): 0.25 + 0.42 = 0.67 >= 0.5 -> fires
     params = _params([0.5, 0.7])

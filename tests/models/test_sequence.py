@@ -4,9 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jnn.config import ModelConfig
 from jnn.layers import lstm_cell, rnn
 from jnn.models import from_config, rows_as_sequence, sequence_classifier
+from jnn.models.config import RnnConfig
 
 
 def test_rows_as_sequence_reads_images_row_by_row():
@@ -38,7 +38,7 @@ def test_classifier_equals_its_parts(key):
 
 @pytest.mark.parametrize("cell", ["simple", "lstm", "gru"])
 def test_stacked_and_bidirectional_shapes(key, cell):
-    cfg = ModelConfig(kind="rnn", cell=cell, hidden=(5, 4), bidirectional=True)
+    cfg = RnnConfig(cell=cell, hidden=(5, 4), bidirectional=True)
     model = from_config(cfg, 3)
     params, state = model.init(key, jnp.zeros((2, 7, 6)))
     assert sorted(params) == ["output", "rnn_0", "rnn_1", "rows"]

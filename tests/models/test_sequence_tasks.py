@@ -14,11 +14,11 @@ import pytest
 
 from jnn import config as config_lib
 from jnn import losses
-from jnn.config import ModelConfig
 from jnn.layers import dense, embedding, serial
 from jnn.models import from_config
+from jnn.models.config import RnnLmConfig
 from jnn.models.sequence import sequence_lm
-from jnn.train import fit
+from jnn.train import fit_config
 from jnn.train.state import create
 from jnn.train.step import Batch, make_eval_step, make_train_step, masked_mean
 
@@ -27,9 +27,7 @@ pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiling dominates
 
 
 def test_lm_is_causal_and_built_from_config(key):
-    model = from_config(
-        ModelConfig(kind="rnn_lm", cell="lstm", hidden=(6, 5), embed_features=3), 9
-    )
+    model = from_config(RnnLmConfig(cell="lstm", hidden=(6, 5), embed_features=3), 9)
     ids = jnp.array([[1, 2, 3, 4, 5, 6]], jnp.int32)
     params, state = jax.jit(model.init)(key, ids)
     assert sorted(params) == ["embed", "output", "rnn_0", "rnn_1"]
@@ -83,7 +81,7 @@ def test_char_lm_beats_unigram_and_samples_from_checkpoint(tmp_path, capsys):
         "optim.warmup_steps=0",
     ]
     cfg = config_lib.load(ROOT / "configs/char_lstm.toml", overrides)
-    result = fit(cfg, tmp_path / "run", log=None)
+    result = fit_config(cfg, tmp_path / "run", log=None)
     last = result.history[-1]
     print(f"val bpc {last['val_bits_per_char']:.3f}", end=" ")
     print(f"vs unigram {last['val_unigram_bits_per_char']:.3f}")

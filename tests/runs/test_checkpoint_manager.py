@@ -15,7 +15,7 @@ import pytest
 
 import jnn
 from jnn.runs import checkpoint
-from jnn.runs.checkpoint import latest, restore, save
+from jnn.runs.checkpoint import file_format, latest, restore, save
 
 ROOT = Path(jnn.__file__).resolve().parents[1]
 TREE = {"params": {"w": jnp.arange(6.0).reshape(2, 3)}, "key": jax.random.key(0)}
@@ -141,7 +141,7 @@ def test_faults_surface_and_keep_the_previous_checkpoint(tmp_path, monkeypatch, 
     previous = save(tmp_path, 1, TREE, {"v": 1})
     before = _snapshot(tmp_path)
     name, fn, error, match = FAULTS[fault]
-    owner = {"savez": np, "dump": json, "mkdtemp": tempfile}.get(name, checkpoint)
+    owner = {"savez": np, "dump": json, "mkdtemp": tempfile}.get(name, file_format)
     monkeypatch.setattr(owner, name, fn or _read_only)
     with pytest.raises(error, match=match):
         save(tmp_path, 2, {**TREE, "params": {"w": jnp.zeros((2, 3))}}, {"v": 2})

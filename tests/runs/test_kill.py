@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 from jnn import config as config_lib
-from jnn.train import setup
 from jnn.runs import checkpoint, resume
+from jnn.train import supervised_run
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("JNN_KILLS", "4"))
@@ -112,7 +112,8 @@ def paths(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fresh_state(paths):
     cfg = config_lib.load(paths / "tiny.toml")
-    return setup.initial_state(setup.build(cfg), cfg.train.seed)
+    task, _, _ = supervised_run.task(cfg)
+    return task.state, task.arrays
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,8 @@ def _final_tree(run: Path, fresh) -> dict:
     found = checkpoint.latest(run / "checkpoints")
     _, meta = checkpoint.restore_metadata(found)
     assert meta.get("final"), found
-    tree, _ = checkpoint.restore(found, resume.template(fresh, meta))
+    state, arrays = fresh
+    tree, _ = checkpoint.restore(found, resume.template(state, meta, arrays))
     return tree
 
 
@@ -161,7 +163,7 @@ def _check_after_kill(run: Path, fresh, during_save: bool) -> None:
     if found is None:
         return  # killed before the first commit: the next launch starts fresh
     assert found.name.startswith("ckpt_") and found in checkpoint.all_checkpoints(ckpts)
-    ts, _, _ = resume.restore(found, fresh)
+    ts, _, _ = resume.restore(found, *fresh)
     assert int(ts.step) == int(found.name.removeprefix("ckpt_"))
 
 

@@ -4,9 +4,12 @@ import io
 
 import pytest
 
-from jnn.config import Config, DataConfig, ModelConfig, TrainConfig
-from jnn.train import fit
+from jnn.config import Config
+from jnn.data.config import SyntheticConfig
+from jnn.models.config import MlpConfig
 from jnn.runs import progress
+from jnn.train import fit_config
+from jnn.train.config import TrainConfig
 
 
 class FakeTTY(io.StringIO):
@@ -66,8 +69,8 @@ def test_render_counts_nothing_before_time_passes():
 
 def _tiny(**train):
     return Config(
-        data=DataConfig(name="moons", num_samples=64),
-        model=ModelConfig(hidden=(4,)),
+        data=SyntheticConfig(name="moons", num_samples=64),
+        model=MlpConfig(hidden=(4,)),
         train=TrainConfig(**{"epochs": 2, "batch_size": 16, **train}),
     )
 
@@ -76,7 +79,7 @@ def _tiny(**train):
 def test_fit_draws_the_bar_only_on_a_terminal(tty, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # shutil.get_terminal_size reads it
     stream = FakeTTY() if tty else io.StringIO()
-    result = fit(_tiny(), log=None, progress=stream)
+    result = fit_config(_tiny(), log=None, progress=stream)
     text = stream.getvalue()
     if not tty:
         assert text == ""

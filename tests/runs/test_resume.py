@@ -12,25 +12,21 @@ import numpy as np
 import pytest
 
 from jnn import config as config_lib
-from jnn.config import (
-    Config,
-    DataConfig,
-    EarlyStoppingConfig,
-    ModelConfig,
-    OptimConfig,
-    TrainConfig,
-)
-from jnn.train import fit, loop
-from jnn.runs import checkpoint, lock, resume
-from jnn.train.early_stopping import Monitor
-from jnn.train.fit import ResumeOptions
-from jnn.train.numerics import NonFiniteError
+from jnn.config import Config
+from jnn.data.config import SyntheticConfig
+from jnn.models.config import MlpConfig
+from jnn.runs import checkpoint, lock, loop, resume
 from jnn.runs.signals import Preempted
+from jnn.train import ResumeOptions, fit_config
+from jnn.train.config import EarlyStoppingConfig, TrainConfig
+from jnn.train.numerics import NonFiniteError
+from jnn.train.optim import OptimConfig
+from jnn.train.supervised_run import resolve
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 CFG = Config(
-    data=DataConfig(name="moons", num_samples=64),
-    model=ModelConfig(hidden=(8,), dropout=0.1),
+    data=SyntheticConfig(name="moons", num_samples=64),
+    model=MlpConfig(hidden=(8,), dropout=0.1),
     optim=OptimConfig(name="adam", lr=0.01, schedule="cosine"),
     train=TrainConfig(epochs=3, batch_size=8, keep_checkpoints=2),
     early_stopping=EarlyStoppingConfig(enabled=True, patience=100),
@@ -38,7 +34,7 @@ CFG = Config(
 
 
 def _fit(run, cfg=CFG, **kwargs):
-    return fit(cfg, run, log=kwargs.pop("log", None), progress=False, **kwargs)
+    return fit_config(cfg, run, log=kwargs.pop("log", None), progress=False, **kwargs)
 
 
 def _stop_at(call: int):
@@ -86,7 +82,7 @@ def test_preempted_run_resumes_bitwise(tmp_path, reference, call):
     log = []
     got = _fit(tmp_path / "run", resume=ResumeOptions("required"), log=log.append)
     assert log[0].startswith(f"resuming from {event.checkpoint} at step {event.step}")
-    assert _leaves(got.train_state) == _leaves(ref.train_state)
+    assert _leaves(got.state) == _leaves(ref.state)
     assert _lines(tmp_path / "run") == _lines(ref_run)
     assert got.test == ref.test and got.best_epoch == ref.best_epoch
     assert len(checkpoint.all_checkpoints(tmp_path / "run" / "checkpoints")) == 2
@@ -97,7 +93,7 @@ def test_finished_run_resumes_to_the_same_result(reference):
     log = []
     again = _fit(run, log=log.append)
     assert "(finished)" in log[0] and len(log) == 2  # resume line, test line
-    assert _leaves(again.train_state) == _leaves(ref.train_state)
+    assert _leaves(again.state) == _leaves(ref.state)
     assert again.history == ref.history
 
 
@@ -117,18 +113,25 @@ def test_config_change_names_every_key(reference):
     _, meta = checkpoint.restore_metadata(checkpoint.latest(run / "checkpoints"))
     cfg = replace(CFG, train=replace(CFG.train, epochs=5, seed=1))
     with pytest.raises(ValueError, match="2 difference") as info:
-        resume.check_config(meta["config"], cfg, run, allow=False)
+        resume.check_config(meta["config"], config_lib.to_dict(cfg), run, allow=False)
     assert "train.epochs: saved 3, now 5" in str(info.value)
     assert "train.seed: saved 0, now 1" in str(info.value)
     assert "--allow-config-change" in str(info.value)
-    assert len(resume.check_config(meta["config"], cfg, run, allow=True)) == 2
+    assert (
+        len(
+            resume.check_config(
+                meta["config"], config_lib.to_dict(cfg), run, allow=True
+            )
+        )
+        == 2
+    )
     with pytest.raises(ValueError, match=r"train\.epochs: saved 3, now 5"):
         _fit(run, cfg)
 
 
 def test_position_json_round_trip_is_exact():
     totals = {"loss": jnp.float32(1 / 3), "accuracy": jnp.float32(0.1)}
-    pos = loop.Position(2, 3, totals, 24.0, 1, ({"epoch": 1},), Monitor(np.inf, -1, 0))
+    pos = loop.Position(2, 3, totals, 24.0, 1, ({"epoch": 1},), None, 0)
     data = json.loads(json.dumps(resume.position_to_json(pos)))
     back = resume.position_from_json(data, None)
     assert back._replace(totals=None) == pos._replace(totals=None)
@@ -139,10 +142,8 @@ def test_position_json_round_trip_is_exact():
 
 def test_checkpoint_not_written_by_fit_cannot_be_resumed(tmp_path, reference):
     path = checkpoint.save(tmp_path, 1, {"w": jnp.ones(1)}, {})
-    with pytest.raises(
-        ValueError, match=r"only checkpoints written by jnn\.train\.fit"
-    ):
-        resume.restore(path, reference[1].train_state)
+    with pytest.raises(ValueError, match=r"written by the jnn run engine"):
+        resume.restore(path, reference[1].state, {})
 
 
 def _dead_pid() -> int:
@@ -175,9 +176,10 @@ def test_lock_refuses_live_and_stale_owners(tmp_path):
 def test_fields_added_since_the_checkpoint_are_no_difference():
     saved = json.loads(json.dumps(config_lib.to_dict(CFG)))
     del saved["train"]["on_nonfinite"]  # as written before the field existed
-    assert resume.config_differences(saved, CFG) == []
+    now = config_lib.to_dict(CFG)
+    assert resume.config_differences(resolve(saved), now) == []
     saved["train"]["retired"] = 1  # a field this version no longer knows
-    assert resume.config_differences(saved, CFG) == [
+    assert resume.config_differences(resolve(saved), now) == [
         "train.on_nonfinite: saved '<unset>', now 'stop'",
         "train.retired: saved 1, now '<unset>'",
     ]

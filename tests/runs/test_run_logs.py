@@ -7,9 +7,13 @@ import struct
 
 import pytest
 
-from jnn.config import Config, DataConfig, ModelConfig, TrainConfig
-from jnn.train import fit
-from jnn.runs import csv_log as metrics_log, tensorboard
+from jnn.config import Config
+from jnn.data.config import SyntheticConfig
+from jnn.models.config import MlpConfig
+from jnn.runs import csv_log as metrics_log
+from jnn.runs import tensorboard
+from jnn.train import fit_config
+from jnn.train.config import TrainConfig
 
 
 def _rows(path):
@@ -79,11 +83,11 @@ def test_read_records_rejects_a_flipped_byte_and_a_truncation(tmp_path):
 
 def test_fit_writes_csv_and_tensorboard_scalars_matching_the_jsonl(tmp_path):
     cfg = Config(
-        data=DataConfig(name="moons", num_samples=64),
-        model=ModelConfig(hidden=(4,)),
+        data=SyntheticConfig(name="moons", num_samples=64),
+        model=MlpConfig(hidden=(4,)),
         train=TrainConfig(epochs=2, batch_size=16, tensorboard=True),
     )
-    fit(cfg, tmp_path, log=None, progress=False)
+    fit_config(cfg, tmp_path, log=None, progress=False)
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(s) for s in lines]
     rows = _rows(tmp_path / "metrics.csv")

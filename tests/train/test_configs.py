@@ -8,7 +8,7 @@ import pytest
 
 from jnn import config as config_lib
 from jnn import data
-from jnn.train import fit
+from jnn.train import fit_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.toml"))
@@ -42,14 +42,14 @@ def test_every_config_is_covered():
 @pytest.mark.parametrize("path", SUPERVISED, ids=str)
 def test_config_trains_one_epoch(path):
     cfg = _short(config_lib.load(path, CI_OVERRIDES.get(path.name, [])))
-    result = fit(cfg, log=None)
+    result = fit_config(cfg, log=None)
     assert len(result.history) == 1
     assert np.isfinite(result.history[0]["train_loss"])
 
 
 def test_xor_config_learns_xor():
     cfg = config_lib.load(CONFIG_DIR / "xor_mlp.toml")
-    assert fit(cfg, log=None).test["accuracy"] == 1.0
+    assert fit_config(cfg, log=None).test["accuracy"] == 1.0
 
 
 def _fake_mnist(directory: Path, rng) -> None:
@@ -69,5 +69,5 @@ def test_mnist_configs_run_on_generated_idx_files(tmp_path, name):
         "optim.warmup_steps=0",  # 1 epoch of 4 steps is shorter than the warmup
     ]
     cfg = _short(config_lib.load(CONFIG_DIR / name, overrides))
-    result = fit(cfg, log=None)
+    result = fit_config(cfg, log=None)
     assert result.test and 0.0 <= result.test["accuracy"] <= 1.0

@@ -1,14 +1,16 @@
-"""Early stopping: modes, min_delta, patience, and restoring the best params."""
+"""Early stopping: modes, min_delta, patience; as an engine callback, restoring
+the best params."""
 
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from jnn.config import EarlyStoppingConfig
 from jnn.layers import dense
+from jnn.runs import loop
+from jnn.runs.callbacks import Decision, EpochEnd
 from jnn.train import early_stopping as es
-from jnn.train import loop
+from jnn.train import supervised
 from jnn.train.state import create
 
 
@@ -49,39 +51,58 @@ def test_patience_zero_stops_at_first_non_improvement():
     assert stopped == 2
 
 
-def test_loop_restores_best_params(key):
-    model, opt = dense(1), optax.sgd(0.0)
-    ts = create(model, opt, key, jnp.zeros((4, 2)))
-    scores = iter([0.5, 0.1, 0.3, 0.4, 0.6])
+def _engine_run(key, scores, callback, epochs=10):
+    """Train a dense(1) whose bias grows by 1 per step; val_loss from `scores`."""
+    ts = create(dense(1), optax.sgd(0.0), key, jnp.zeros((4, 2)))
+    scores = iter(scores)
 
-    def eval_split(params, state, name):
-        return {"loss": next(scores)}
+    def validate(state):
+        return {"val_loss": next(scores)}
 
     def step(ts, batch):  # moves params deterministically each step
         params = {k: v + 1.0 for k, v in ts.params.items()}
         return ts._replace(params=params, step=ts.step + 1), {"loss": jnp.float32(0)}
 
-    cfg = EarlyStoppingConfig(enabled=True, patience=3, restore_best=True)
-    options = loop.LoopOptions(10, 4, "pad", 4, 0, cfg)
     x, y = np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    plan = supervised.array_plan(x, y, epochs=epochs, batch_size=4)
     start = np.asarray(ts.params["bias"])  # the loop consumes (donates) `ts`
-    result = loop.train(ts, step, eval_split, (x, y), options)
-    assert (result.best_epoch, result.stopped_early, len(result.history)) == (
-        2,
-        True,
-        5,
-    )
-    np.testing.assert_array_equal(result.train_state.params["bias"], start + 2)
+    hooks = loop.Hooks(callbacks=(callback,))
+    return loop.train(ts, step, plan, validate, hooks=hooks), start
+
+
+def test_callback_stops_and_restores_best_params(key):
+    callback = es.callback("val_loss", patience=3, restore_best=True)
+    result, start = _engine_run(key, [0.5, 0.1, 0.3, 0.4, 0.6], callback)
+    got = (result.best_epoch, result.stopped_early, len(result.history))
+    assert got == (2, True, 5)
+    np.testing.assert_array_equal(result.state.params["bias"], start + 2)
+
+
+def test_callback_without_restore_keeps_the_last_params(key):
+    callback = es.callback("val_loss", patience=1, restore_best=False)
+    result, start = _engine_run(key, [0.5, 0.1, 0.3], callback)
+    assert (result.best_epoch, len(result.history)) == (2, 3)
+    np.testing.assert_array_equal(result.state.params["bias"], start + 3)
+
+
+def test_the_decision_is_a_fold_of_the_history_alone():
+    callback = es.callback("val_loss", patience=2)
+    history = ({"val_loss": 1.0}, {"val_loss": 0.5}, {"val_loss": 0.7})
+    end = EpochEnd(2, history[-1], history, None)
+    assert callback.on_epoch(end) == Decision(stop=False, improved=False, keep=False)
+    longer = (*history, {"val_loss": 0.6})
+    end = EpochEnd(3, longer[-1], longer, None)
+    assert callback.on_epoch(end).stop
 
 
 def test_unknown_monitor_raises(key):
-    ts = create(dense(1), optax.sgd(0.0), key, jnp.zeros((4, 2)))
-    cfg = EarlyStoppingConfig(enabled=True, monitor="val_los")
-    options = loop.LoopOptions(2, 4, "pad", 4, 0, cfg)
-    x, y = np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32)
-
-    def step(ts, batch):
-        return ts, {"loss": jnp.float32(0)}
-
+    callback = es.callback("val_los")
     with pytest.raises(ValueError, match="did you mean 'val_loss'"):
-        loop.train(ts, step, lambda p, s, n: {"loss": 1.0}, (x, y), options)
+        _engine_run(key, [1.0, 1.0], callback, epochs=2)
+
+
+def test_unknown_mode_and_negative_patience_raise():
+    with pytest.raises(ValueError, match=r"`early_stopping\.mode` to be one of"):
+        es.callback("val_loss", mode="minimum")
+    with pytest.raises(ValueError, match="patience"):
+        es.callback("val_loss", patience=-1)

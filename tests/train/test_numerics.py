@@ -1,16 +1,16 @@
 """Non-finite losses and gradients: stop with the step and leaf, or skip and count."""
 
-from dataclasses import replace
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from jnn.config import Config, DataConfig, ModelConfig, OptimConfig, TrainConfig
+from jnn.data import two_moons
 from jnn.layers import dense
-from jnn.train import fit, loop, numerics
+from jnn.models import mlp
+from jnn.runs import loop
+from jnn.train import Settings, fit, numerics, supervised
 from jnn.train.numerics import NonFiniteError
 from jnn.train.state import create
 from jnn.train.step import Batch, make_train_step, nonfinite_code
@@ -59,8 +59,10 @@ def test_guarded_step_keeps_params_and_reports(key):
     jax.tree.map(np.testing.assert_array_equal, after, before)
 
 
-def _options(mode):
-    return loop.LoopOptions(2, 4, "pad", 4, 0, None, on_nonfinite=mode)
+def _train(ts, step, x, y, mode):
+    plan = supervised.array_plan(x, y, epochs=2, batch_size=4)
+    hooks = loop.Hooks(on_nonfinite=mode)
+    return loop.train(ts, step, plan, lambda state: {}, hooks=hooks)
 
 
 def test_stop_names_the_step_and_the_loss(key):
@@ -69,7 +71,7 @@ def test_stop_names_the_step_and_the_loss(key):
     order = np.random.default_rng([0, 0]).permutation(8)
     bad_step = int(np.where(order == 5)[0][0]) // 4
     with pytest.raises(NonFiniteError, match=f"at step {bad_step} .* in the loss") as e:
-        loop.train(ts, step, lambda p, s, n: {}, (x, y), _options("stop"))
+        _train(ts, step, x, y, "stop")
     assert e.value.step == bad_step and "on_nonfinite = 'skip'" in str(e.value)
 
 
@@ -78,33 +80,31 @@ def test_stop_names_the_first_nonfinite_gradient_leaf(key):
     x, y = _data(4)
     ts = ts._replace(params={"weight": jnp.ones((2, 1)), "bias": jnp.zeros(1)})
     with pytest.raises(NonFiniteError, match=r"gradient of params\['bias'\]"):
-        loop.train(ts, step, lambda p, s, n: {}, (x, y), _options("stop"))
+        _train(ts, step, x, y, "stop")
 
 
 def test_skip_counts_and_never_leaves_nan_params(key):
     step, ts = _setup(mse, key)
     x, y = _data(8, bad=[5])
-    result = loop.train(ts, step, lambda p, s, n: {}, (x, y), _options("skip"))
+    result = _train(ts, step, x, y, "skip")
     assert [r["skipped_steps"] for r in result.history] == [1, 1]
     assert all(np.isfinite(r["train_loss"]) for r in result.history)
-    leaves = jax.tree.leaves(result.train_state.params)
+    leaves = jax.tree.leaves(result.state.params)
     assert all(np.all(np.isfinite(np.asarray(v))) for v in leaves)
-    assert int(result.train_state.step) == 4
+    assert int(result.state.step) == 4
 
 
 def test_fit_stops_on_a_diverging_learning_rate():
-    cfg = Config(
-        data=DataConfig(name="moons", num_samples=64),
-        model=ModelConfig(hidden=(8,)),
-        optim=OptimConfig(name="sgd", lr=1e30),
-        train=TrainConfig(epochs=3, batch_size=8),
-    )
+    moons = two_moons(64, noise=0.1, seed=0)
+    model = mlp((8,), 2)
+    args = (model, "sparse_softmax_cross_entropy", optax.sgd(1e30), tuple(moons))
+    kwargs = {"epochs": 3, "batch_size": 8, "log": None, "progress": False}
     with pytest.raises(NonFiniteError, match=r"non-finite value at step \d+"):
-        fit(cfg, log=None, progress=False)
-    skip = replace(cfg, train=replace(cfg.train, on_nonfinite="skip"))
-    result = fit(skip, log=None, progress=False)
+        fit(*args, **kwargs)
+    skip = Settings(on_nonfinite="skip")
+    result = fit(*args, **kwargs, settings=skip)
     assert sum(r["skipped_steps"] for r in result.history) > 0
-    leaves = jax.tree.leaves(result.train_state.params)
+    leaves = jax.tree.leaves(result.state.params)
     assert all(np.all(np.isfinite(np.asarray(v))) for v in leaves)
 
 

@@ -13,8 +13,8 @@ import pytest
 from jax import lax
 
 from jnn._checks import JnnTypeError, JnnValueError
-from jnn.config import OptimConfig
 from jnn.train import optim
+from jnn.train.optim import OptimConfig
 
 
 class Case(NamedTuple):
@@ -247,7 +247,7 @@ def test_unknown_name_suggests_the_closest():
 
 def test_nesterov_without_momentum_raises():
     cfg = OptimConfig(name="sgd", nesterov=True, momentum=0.0)
-    with pytest.raises(JnnValueError, match=r"`optim.momentum` > 0 with `optim.nest"):
+    with pytest.raises(JnnValueError, match=r"`optim.momentum` > 0 when `optim.nest"):
         optim.build(cfg, total_steps=10)
 
 

@@ -6,14 +6,17 @@ import jax
 import pytest
 
 from jnn import JnnValueError
-from jnn.config import Config, DataConfig, LossConfig, ModelConfig, TrainConfig
+from jnn.config import Config
+from jnn.data.config import SyntheticConfig
+from jnn.models.config import MlpConfig
 from jnn.train import setup
+from jnn.train.config import LossConfig, TrainConfig
 
 
 def _cfg(name="moons", loss="sparse_softmax_cross_entropy", hidden=(4,), batch=16):
     return Config(
-        data=DataConfig(name=name, num_samples=64),
-        model=ModelConfig(hidden=hidden),
+        data=SyntheticConfig(name=name, num_samples=64),
+        model=MlpConfig(hidden=hidden),
         loss=LossConfig(name=loss),
         train=TrainConfig(epochs=1, batch_size=batch),
     )

@@ -6,7 +6,8 @@ import numpy as np
 import optax
 
 from jnn.layers import dense, dropout, named, relu
-from jnn.train import batches, loop
+from jnn.runs import loop
+from jnn.train import batches, supervised
 from jnn.train.state import create
 from jnn.train.step import Batch, make_eval_step, make_train_step
 
@@ -47,10 +48,10 @@ def test_step_compiles_once_over_a_ragged_run(key):
     x, y = _problem(103)  # 103 = 10 * 10 + 3: a ragged last batch
     step = jax.jit(make_train_step(model, counting_mse, opt), donate_argnums=0)
     ts = create(model, opt, key, jnp.zeros((10, 3)))
-    options = loop.LoopOptions(3, 10, "pad", 16, 0, None)
-    result = loop.train(ts, step, lambda p, s, n: {}, (x, y), options)
+    plan = supervised.array_plan(x, y, epochs=3, batch_size=10)
+    result = loop.train(ts, step, plan, lambda state: {})
     assert len(traces) == 1
-    assert int(result.train_state.step) == 3 * batches.num_batches(103, 10, "pad")
+    assert int(result.state.step) == 3 * batches.num_batches(103, 10, "pad")
 
 
 def test_eval_sums_average_exactly_over_padding(key):
@@ -58,7 +59,7 @@ def test_eval_sums_average_exactly_over_padding(key):
     x, y = _problem(13)
     params, state = model.init(key, jnp.zeros((1, 3)))
     eval_step = jax.jit(make_eval_step(model, mse))
-    got = loop.evaluate(eval_step, params, state, x, y, batch_size=5)
+    got = supervised.evaluate(eval_step, params, state, x, y, batch_size=5)
     want = float(jnp.mean(mse(model.apply(params, state, x)[0], y)))
     np.testing.assert_allclose(got["loss"], want, rtol=1e-6)
 
@@ -102,13 +103,14 @@ def test_dropout_keys_differ_per_step_and_replay_exactly(key):
 
 def test_config_penalty_sums_only_the_configured_terms():
     from jnn import penalties
-    from jnn.config import Config, LossConfig
-    from jnn.train.setup import _penalty
+    from jnn.config import Config
+    from jnn.train.config import LossConfig
+    from jnn.train.setup import penalty
 
     params = {"hidden": {"weight": jnp.array([[1.0, -2.0]]), "bias": jnp.ones(2)}}
-    assert _penalty(Config()) is None
-    l2_only = _penalty(Config(loss=LossConfig(l2=0.5)))
+    assert penalty(Config()) is None
+    l2_only = penalty(Config(loss=LossConfig(l2=0.5)))
     np.testing.assert_allclose(l2_only(params), 0.5 * 5.0)  # bias excluded
-    both = _penalty(Config(loss=LossConfig(l1=0.1, l2=0.5)))
+    both = penalty(Config(loss=LossConfig(l1=0.1, l2=0.5)))
     want = 0.1 * penalties.l1(params) + 0.5 * penalties.l2(params)
     np.testing.assert_allclose(both(params), want, rtol=1e-6)

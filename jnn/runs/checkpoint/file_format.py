@@ -1,37 +1,26 @@
-"""Checkpoints: a pickle-free format, atomic writes and strict restores.
+"""The checkpoint format: arrays and manifest of one `ckpt_*` folder.
 
-Format (version 1): `save` writes a folder `directory/ckpt_<step:08d>/` with
+Format (version 1), inside one checkpoint folder:
 
-- `arrays.npz`: one `np.savez` entry per leaf of `tree`, named by its key path
-  (`jax.tree_util.keystr`, e.g. `['opt_state'][0].mu['weight']`). Typed PRNG
-  keys are stored as their `jax.random.key_data`; extended dtypes (bfloat16,
-  float8, int4, ...) as same-width unsigned-int views, so every entry is a
-  plain numeric array that `np.load(..., allow_pickle=False)` can read.
+- `arrays.npz`: one `np.savez` entry per leaf of the saved tree, named by
+  its key path (`jax.tree_util.keystr`, e.g. `['opt_state'][0].mu['weight']`).
+  Typed PRNG keys are stored as their `jax.random.key_data`; extended dtypes
+  (bfloat16, float8, int4, ...) as same-width unsigned-int views, so every
+  entry is a plain numeric array that `np.load(..., allow_pickle=False)` can
+  read.
 - `manifest.json`: format name and version, step, library versions, the
   default PRNG implementation, one record per leaf (path, shape, dtype,
   storage dtype, is_prng_key, impl), the JSON `metadata`, and the SHA-256 of
   every other file (`files`; `sha256` repeats the one of `arrays.npz`).
 
-A save fills a hidden sibling `.tmp-ckpt_<step>-<random>/`, fsyncs it, then
-`os.rename`s it into place, so every `ckpt_*` folder is complete; `latest` and
-`all_checkpoints` list only those. `restore` checks the checksum and every key
-path, shape and dtype against a template before loading anything.
-
-Retention (`prune`) runs only after a new checkpoint is committed and deletes
-only `ckpt_<digits>` folders; `clean_temporaries` removes what killed saves
-left behind. Both assume the caller holds the run's lock (`jnn.runs.lock`).
-Nothing here uses pickle: arrays load with `allow_pickle=False`, metadata is
-JSON.
+`restore` checks the checksum and every key path, shape and dtype against a
+template before loading anything. Nothing here uses pickle. Where folders
+live and how they are committed is `jnn.runs.checkpoint.store`'s business.
 """
 
 import hashlib
 import json
 import os
-import re
-import shutil
-import sys
-import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,14 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import jnn
 from jnn import _checks
+from jnn._version import __version__
 
 FORMAT = "jnn.checkpoint"
 VERSION = 1
 ARRAYS = "arrays.npz"
 MANIFEST = "manifest.json"
-_CKPT_NAME = re.compile(r"ckpt_(\d{8,})")
 _NATIVE_KINDS = "biufc"  # bool, int, uint, float, complex: numpy stores these as-is
 
 
@@ -161,29 +149,21 @@ def _to_json(value: Any, at: str = "metadata") -> Any:
 
 
 def _versions() -> dict[str, str]:
-    return {m.__name__: m.__version__ for m in (jnn, jax, optax, np)}
+    versions = {m.__name__: m.__version__ for m in (jax, optax, np)}
+    return {"jnn": __version__, **versions}  # same keys and order as before
 
 
 def _prng_impl() -> str:
     return str(jax.config.jax_default_prng_impl)
 
 
-def _test_delay(tmp: Path, step: int) -> None:
-    """Test-only hook: announce a save and pause inside it (files in `tmp`).
-
-    Setting JNN_TEST_SAVE_DELAY (seconds) makes each save print
-    `jnn-test: saving step N` to stderr and sleep before the commit, so the
-    kill test can SIGKILL a run in the middle of a save.
-    """
-    delay = os.environ.get("JNN_TEST_SAVE_DELAY")
-    if delay:
-        print(
-            f"jnn-test: saving step {step} in {tmp.name}", file=sys.stderr, flush=True
-        )
-        time.sleep(float(delay))
+def _sha256(file: Path) -> str:
+    with open(file, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries durable (a no-op where folders cannot be opened)."""
     if os.name == "posix":  # Windows cannot open a folder to fsync it
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -192,12 +172,8 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _sha256(file: Path) -> str:
-    with open(file, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _write_files(tmp: Path, arrays: dict, manifest: dict) -> None:
+def write_files(tmp: Path, arrays: dict, manifest: dict) -> None:
+    """Write arrays.npz and manifest.json (with checksums) into `tmp`, fsynced."""
     with open(tmp / ARRAYS, "wb") as f:
         np.savez(f, **arrays)
         f.flush()
@@ -208,70 +184,16 @@ def _write_files(tmp: Path, arrays: dict, manifest: dict) -> None:
         json.dump(manifest, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
 
 
-def _commit(tmp: Path, final: Path) -> None:
-    """Rename `tmp` to `final`; an existing `final` is moved aside first."""
-    if not final.exists():
-        os.rename(tmp, final)
-        return
-    # Python cannot atomically swap two folders, so the old one moves into a
-    # hidden `.tmp-` folder (never listed) and is put back if the swap fails.
-    trash = Path(tempfile.mkdtemp(prefix=f".tmp-old-{final.name}-", dir=final.parent))
-    try:
-        os.rename(final, trash / final.name)
-        try:
-            os.rename(tmp, final)
-        except BaseException:
-            os.rename(trash / final.name, final)
-            raise
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
-
-
-def save(
-    directory: str | os.PathLike,
-    step: int,
-    tree: Mapping[str, Any],
-    metadata: Mapping[str, Any],
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write `tree` and `metadata` atomically to `directory/ckpt_<step:08d>/`.
-
-    Args:
-      directory: Folder of checkpoints; created if missing.
-      step: Training step, >= 0; names the checkpoint.
-      tree: A Mapping pytree of jax/numpy arrays, e.g. params, state, optax
-        states, a step array and a PRNG key (typed or raw uint32).
-      metadata: JSON data (config via `dataclasses.asdict`, epoch, history).
-        Tuples come back as lists; numpy/jax scalars as Python numbers.
-      overwrite: Replace an existing checkpoint of the same step. Default
-        False, so a resumed run cannot silently clobber an earlier one.
-
-    Returns:
-      The path of the committed checkpoint folder.
+def encode(step: int, tree: Mapping[str, Any], metadata: Mapping[str, Any]):
+    """The (arrays, manifest) of a checkpoint of `tree` and `metadata` at `step`.
 
     Raises:
-      ValueError: if `step` < 0, or the checkpoint exists and not `overwrite`.
-      TypeError: if `step` is not an int, `tree` is not a Mapping, a leaf is
-        not an array, or `metadata` is not JSON data.
-
-    Example:
-      >>> import tempfile
-      >>> with tempfile.TemporaryDirectory() as d:
-      ...     path = save(d, 7, {"w": jnp.ones((2,))}, {"epoch": 1})
-      ...     tree, meta = restore(path, {"w": jnp.zeros((2,))})
-      ...     print(path.name, tree["w"], meta)
-      ckpt_00000007 [1. 1.] {'epoch': 1}
+      TypeError: if `tree` is not a Mapping, a leaf is not an array, or
+        `metadata` is not JSON data.
     """
-    _checks.non_negative_int("save", "step", step)
-    directory = Path(directory)
-    final = directory / f"ckpt_{step:08d}"
-    if final.exists() and not overwrite:
-        hint = "pass overwrite=True to replace it"
-        raise _checks.value_error("save", f"no checkpoint at '{final}'", "one", hint)
     paths, leaves, _ = _flatten("save", tree)
     encoded = [_encode_leaf(p, leaf) for p, leaf in zip(paths, leaves, strict=True)]
     manifest = {"format": FORMAT, "version": VERSION, "step": step}
@@ -279,16 +201,7 @@ def save(
     manifest["metadata"] = _to_json(metadata)
     manifest["leaves"] = [record for _, record in encoded]
     arrays = {p: data for p, (data, _) in zip(paths, encoded, strict=True)}
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=directory))
-    try:
-        _write_files(tmp, arrays, manifest)
-        _test_delay(tmp, step)
-        _commit(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # gone already after a commit
-    _fsync_dir(directory)
-    return final
+    return arrays, manifest
 
 
 def _not_found(expected: str, got: str) -> FileNotFoundError:
@@ -359,13 +272,13 @@ def _describe(spec: tuple[tuple[int, ...], str]) -> str:
     return f"{spec[1]}{_checks.fmt_shape(spec[0])}"
 
 
-def _check_template(path: Path, manifest: dict, expected: dict) -> None:
+def _check_template(path: Path, manifest: dict, expected: dict, partial: bool):
     """Raise listing every missing, extra and mis-shaped/mis-typed key path."""
     saved = {r["path"]: (tuple(r["shape"]), r["dtype"]) for r in manifest["leaves"]}
     lines = [
         f"saved but not in template: {p} {_describe(s)}"
         for p, s in saved.items()
-        if p not in expected
+        if p not in expected and not partial
     ]
     for p, spec in expected.items():
         if p not in saved:
@@ -384,7 +297,9 @@ def _check_template(path: Path, manifest: dict, expected: dict) -> None:
         )
 
 
-def restore(path: str | os.PathLike, template: Mapping[str, Any]) -> tuple[dict, dict]:
+def restore(
+    path: str | os.PathLike, template: Mapping[str, Any], *, partial: bool = False
+) -> tuple[dict, dict]:
     """Load a checkpoint folder into the structure of `template`.
 
     The result has the template's containers (dicts, tuples, optax
@@ -396,6 +311,8 @@ def restore(path: str | os.PathLike, template: Mapping[str, Any]) -> tuple[dict,
       template: A Mapping pytree whose leaves are arrays or
         `jax.ShapeDtypeStruct`s (e.g. from `jax.eval_shape`) with the saved
         key paths, shapes and dtypes.
+      partial: Load only the template's leaves (e.g. params without the
+        optimizer state); saved leaves it lacks are skipped, not an error.
 
     Returns:
       `(tree, metadata)`.
@@ -412,7 +329,7 @@ def restore(path: str | os.PathLike, template: Mapping[str, Any]) -> tuple[dict,
     _verify_checksum(path, manifest)
     paths, likes, treedef = _flatten("restore", template)
     specs = [_template_spec(p, like) for p, like in zip(paths, likes, strict=True)]
-    _check_template(path, manifest, dict(zip(paths, specs, strict=True)))
+    _check_template(path, manifest, dict(zip(paths, specs, strict=True)), partial)
     records = {r["path"]: r for r in manifest["leaves"]}
     with np.load(path / ARRAYS, allow_pickle=False) as arrays:
         leaves = [
@@ -434,84 +351,3 @@ def restore_metadata(path: str | os.PathLike) -> tuple[int, dict]:
     """
     manifest = _read_manifest(Path(path))
     return manifest["step"], manifest["metadata"]
-
-
-def all_checkpoints(directory: str | os.PathLike) -> list[Path]:
-    """Return the committed `ckpt_*` folders in `directory`, sorted by step.
-
-    Temporary `.tmp-*` folders of unfinished saves are never listed. A
-    missing `directory` has no checkpoints yet and gives `[]`.
-
-    Raises:
-      ValueError: if `directory` exists but is not a folder.
-    """
-    directory = Path(directory)
-    if not directory.exists():
-        return []
-    if not directory.is_dir():
-        raise _checks.value_error(
-            "all_checkpoints", "a checkpoint folder", f"a file '{directory}'"
-        )
-    found = []
-    for entry in directory.iterdir():
-        match = _CKPT_NAME.fullmatch(entry.name)
-        if match and entry.is_dir():
-            found.append((int(match[1]), entry))
-    return [entry for _, entry in sorted(found)]
-
-
-def latest(directory: str | os.PathLike) -> Path | None:
-    """Return the committed checkpoint with the highest step, or None.
-
-    Raises:
-      ValueError: if `directory` exists but is not a folder.
-    """
-    found = all_checkpoints(directory)
-    return found[-1] if found else None
-
-
-def clean_temporaries(directory: str | os.PathLike) -> list[str]:
-    """Remove the `.tmp-*` folders that killed saves left in `directory`.
-
-    A save killed between moving an old checkpoint aside and committing its
-    replacement leaves the old one in `.tmp-old-<name>-*/<name>`; it is put
-    back first. Call this only while holding the run's lock (see
-    `jnn.runs.lock`), so no live save owns the folders. Returns the names
-    removed.
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    removed = []
-    for entry in sorted(directory.iterdir()):
-        if not (entry.name.startswith(".tmp-") and entry.is_dir()):
-            continue
-        for inner in entry.iterdir():
-            if (
-                _CKPT_NAME.fullmatch(inner.name)
-                and not (directory / inner.name).exists()
-            ):
-                os.rename(inner, directory / inner.name)
-        shutil.rmtree(entry)
-        removed.append(entry.name)
-    return removed
-
-
-def prune(directory: str | os.PathLike, keep: int) -> list[Path]:
-    """Delete all but the `keep` newest committed checkpoints (0 keeps all).
-
-    Only folders named like `save` names them (`ckpt_<digits>`) are touched,
-    so other files in `directory` are safe. Call it after a save commits: the
-    newest checkpoint is never deleted. Returns the deleted paths.
-
-    Raises:
-      ValueError: if `keep` is negative.
-    """
-    _checks.non_negative_int("prune", "keep", keep)
-    found = all_checkpoints(directory)
-    doomed = found[:-keep] if keep else []
-    for path in doomed:
-        shutil.rmtree(path)
-    if doomed:
-        _fsync_dir(Path(directory))
-    return doomed

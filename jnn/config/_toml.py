@@ -1,4 +1,4 @@
-"""A minimal TOML writer for jnn configs (the standard library only reads TOML)."""
+"""A minimal TOML writer for configs (the standard library only reads TOML)."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +13,37 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+def document(tables: Mapping[str, Mapping[str, Any]], header: str) -> str:
+    """Render `{section: {key: value}}` as TOML; a dict value is a sub-table.
+
+    Example:
+      >>> print(document({"a": {"x": 1, "b": {"y": "z"}}}, "# demo"))
+      # demo
+      <BLANKLINE>
+      [a]
+      x = 1
+      <BLANKLINE>
+      [a.b]
+      y = "z"
+      <BLANKLINE>
+    """
+    lines = [header]
+    for name, table in tables.items():
+        _table(lines, name, table)
+    return "\n".join(lines) + "\n"
+
+
+def _table(lines: list[str], name: str, table: Mapping[str, Any]) -> None:
+    subtables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+    if len(subtables) < len(table) or not subtables:
+        lines.append(f"\n[{name}]")
+        lines.extend(
+            f"{_key(k)} = {value(v)}" for k, v in table.items() if k not in subtables
+        )
+    for key, subtable in subtables.items():
+        _table(lines, f"{name}.{_key(key)}", subtable)
 
 
 def value(item: Any) -> str:

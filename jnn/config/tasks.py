@@ -1,0 +1,61 @@
+"""Tasks choose the sections: `train.task` picks a layout of owned schemas.
+
+- "supervised" reads [data] (`jnn.data.config`), [model]
+  (`jnn.models.config`), [loss], [train] and [early_stopping]
+  (`jnn.train.config`) and [optim] (`jnn.train.optim`).
+- "gan" reads [data] (GAN sources), [gan], [train] (`jnn.gan.config`) and
+  [optim.generator] / [optim.discriminator] (each an `OptimConfig`).
+
+The relations across sections that belong to no single owner live here.
+Imported on first use by `jnn.config`, as the owners import its engine.
+"""
+
+from jnn.config import Config
+from jnn.config.engine import Layout, Problem, Tagged
+from jnn.data import config as data_config
+from jnn.gan import config as gan_config
+from jnn.models import config as models_config
+from jnn.train import config as train_config
+from jnn.train.optim import OptimConfig
+
+
+def language_model_data(cfg, path: str = "") -> Problem | None:
+    """The token model 'rnn_lm' reads data 'text', and only it does."""
+    del path  # a relation of the whole config
+    if (cfg.model.kind == "rnn_lm") == (cfg.data.name == "text"):
+        return None
+    return Problem(
+        ("model.kind", "data.name"),
+        "`model.kind` = 'rnn_lm' with `data.name` = 'text'",
+        f"kind {cfg.model.kind!r} with data {cfg.data.name!r}",
+        "the token model 'rnn_lm' reads data 'text', and only it does",
+    )
+
+
+SUPERVISED = Layout(
+    Config,
+    {
+        "data": data_config.SCHEMA,
+        "model": models_config.SCHEMA,
+        "loss": train_config.LossConfig,
+        "optim": OptimConfig,
+        "train": train_config.TrainConfig,
+        "early_stopping": train_config.EarlyStoppingConfig,
+    },
+    relations=(train_config.monitor_needs_val, language_model_data),
+)
+GAN = Layout(
+    Config,
+    {
+        "data": gan_config.DATA,
+        "optim": gan_config.GanOptimConfig,
+        "train": gan_config.GanTrainConfig,
+        "gan": gan_config.GanConfig,
+    },
+    relations=gan_config.RELATIONS,
+    moved=gan_config.MOVED,
+)
+SCHEMA = Tagged(
+    "train.task", {"supervised": SUPERVISED, "gan": GAN}, "supervised", "tasks"
+)
+TASKS = tuple(SCHEMA.variants)

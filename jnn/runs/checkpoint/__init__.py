@@ -1,0 +1,32 @@
+"""Checkpoints: a pickle-free format (`file_format`), atomic writes and retention
+(`store`), strict restores. See those modules for the layout on disk."""
+
+from jnn.runs.checkpoint.file_format import (
+    ARRAYS,
+    FORMAT,
+    MANIFEST,
+    VERSION,
+    restore,
+    restore_metadata,
+)
+from jnn.runs.checkpoint.store import (
+    all_checkpoints,
+    clean_temporaries,
+    latest,
+    prune,
+    save,
+)
+
+__all__ = [
+    "ARRAYS",
+    "FORMAT",
+    "MANIFEST",
+    "VERSION",
+    "all_checkpoints",
+    "clean_temporaries",
+    "latest",
+    "prune",
+    "restore",
+    "restore_metadata",
+    "save",
+]

@@ -1,0 +1,266 @@
+"""The host loop of every run: epochs of batches -> fused jitted step -> record.
+
+It holds no task logic. A task describes its epochs with a `Plan` (how many,
+their batches, the examples behind one batch) and hands in a jitted step and
+a `validate` function; this module moves data, folds the step's metrics,
+keeps history and asks the callbacks whether to stop.
+
+Everything the loop remembers between steps is a `Position` (epoch, batch,
+running train-metric sums, history, the kept best snapshot). Together with
+the task's state it is the whole run: the engine checkpoints both, and a run
+resumed from them continues bitwise like an uninterrupted one, because each
+epoch's batches are a function of (seed, epoch) alone.
+"""
+
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn.runs import progress
+from jnn.runs.callbacks import Callback, EpochEnd, StepEnd
+from jnn.train import numerics
+
+
+class Plan(NamedTuple):
+    """A task's epochs, as the loop sees them.
+
+    Attributes:
+      epochs: Number of epochs (a GAN's "epoch" is one evaluation period).
+      num_batches: `num_batches(epoch)`: steps in that epoch.
+      batches: `batches(epoch, start)`: the epoch's batches from `start` on,
+        the same for the same (seed, epoch), so a resumed epoch replays them.
+      weight: `weight(batch)`: examples behind a batch, traced inside the
+        step's jit (a padding mask's sum; 1 for a GAN step).
+    """
+
+    epochs: int
+    num_batches: Callable[[int], int]
+    batches: Callable[[int, int], Iterable]
+    weight: Callable[[Any], jax.Array]
+
+
+class Position(NamedTuple):
+    """Where the host loop stands: with the task's state, a resumable run."""
+
+    epoch: int = 0  # 0-based epoch in progress
+    batch: int = 0  # batches of `epoch` already stepped
+    totals: dict | None = None  # example-weighted train-metric sums this epoch
+    count: float = 0.0  # examples behind `totals` (a device scalar mid-epoch)
+    skipped: int = 0  # non-finite updates skipped this epoch (likewise)
+    history: tuple = ()  # records of the finished epochs
+    best: dict | None = None  # {"params", "state"} kept by a callback
+    best_epoch: int = -1  # 0-based epoch a callback last called best, or -1
+    done: bool = False  # all epochs run, or a callback stopped the run
+    bad: object = None  # device [update index, code] of the first non-finite
+    # step this epoch, [-1, -1] if none; read back by `settle`
+
+
+class Result(NamedTuple):
+    state: Any  # final task state (the kept best params swapped in, if any)
+    history: list[dict]  # one record per epoch
+    best_epoch: int  # 1-based epoch a callback called best, -1 if none
+    stopped_early: bool  # a callback ended the run before its last epoch
+    position: Position  # the final position (for the final checkpoint)
+
+
+# How often (in steps) "stop" mode reads back the non-finite flag mid-epoch.
+# Each read waits for the device, so it is not done on every step; the flag
+# keeps the first bad step, and no update from it is ever applied.
+CHECK_EVERY = 32
+
+
+class _Sums(NamedTuple):
+    """The epoch's running sums, on the device (see `_step_and_fold`)."""
+
+    totals: dict
+    count: jax.Array
+    skipped: jax.Array
+    bad: jax.Array
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=2)
+def _step_and_fold(step, weigh, state, batch, sums: _Sums):
+    """One step and its metrics folded into the sums: a single dispatch.
+
+    A separate host-side fold per step costs more than a small model's step.
+    A step flagged non-finite (`nonfinite` >= 0) is left out of the sums and
+    counted; the first one's update index and code are kept in `bad`.
+    """
+    index = state.step
+    state, logs = step(state, batch)
+    code = logs.pop("nonfinite", jnp.int32(-1))
+    ok = code < 0
+    weight = jnp.asarray(weigh(batch), jnp.float32)
+    totals = jax.tree.map(
+        lambda t, v: t + jnp.where(ok, v * weight, 0.0), sums.totals, logs
+    )
+    first = jnp.stack([index, code]).astype(jnp.int32)
+    bad = jnp.where((sums.bad[0] < 0) & ~ok, first, sums.bad)
+    count = sums.count + jnp.where(ok, weight, 0.0)
+    skipped = sums.skipped + (~ok).astype(jnp.int32)
+    return state, _Sums(totals, count, skipped, bad), logs
+
+
+def _start_sums(step, state, batch, pos: Position) -> _Sums:
+    """Device sums to continue `pos` from: zeros, or a resumed epoch's sums."""
+    totals = pos.totals
+    if totals is None:
+        _, logs = jax.eval_shape(step, state, batch)
+        logs.pop("nonfinite", None)
+        totals = {k: jnp.zeros(v.shape, v.dtype) for k, v in logs.items()}
+    return _Sums(
+        totals,
+        jnp.asarray(pos.count, jnp.float32),
+        jnp.asarray(pos.skipped, jnp.int32),
+        jnp.full((2,), -1, jnp.int32) if pos.bad is None else pos.bad,
+    )
+
+
+def settle(pos: Position, params, mode: str) -> Position:
+    """Read back the epoch's non-finite flag; in "stop" mode, raise if set.
+
+    The engine settles before every checkpoint, so no saved position hides
+    an unread non-finite step. `params` is the tree the step's code indexes
+    (see `jnn.train.numerics.describe`). Returns `pos` unchanged.
+
+    Raises:
+      NonFiniteError: if a step was not finite and `mode` is "stop".
+    """
+    if mode == "stop" and pos.bad is not None:
+        index, code = (int(v) for v in np.asarray(pos.bad))
+        if index >= 0:
+            raise numerics.error(code, index, params)
+    return pos
+
+
+class Hooks(NamedTuple):
+    """What the engine plugs into the loop (all optional)."""
+
+    on_step: Callable[[Any, Position], None] | None = None  # resumable points
+    on_batch: Callable[[progress.BatchEnd], None] | None = None  # progress bar
+    callbacks: Sequence[Callback] = ()  # research code's hooks, early stopping
+    params_of: Callable[[Any], Any] = lambda state: state.params  # for errors
+    on_nonfinite: str = "stop"  # "stop" raises, "skip" counts (numerics.py)
+
+
+def run_epoch(step, state, plan: Plan, pos: Position, hooks: Hooks | None = None):
+    """Step through the rest of epoch `pos.epoch`, from batch `pos.batch` on.
+
+    `state` is consumed (donated), whether or not `step` itself donates.
+    `hooks.on_step(state, pos)` runs after every batch but the epoch's last
+    (whose position is only complete after validation; `train` calls it
+    then); `settle` its `pos` before saving it. `hooks.on_batch` gets a
+    `progress.BatchEnd` after every batch with device sums, so it decides
+    when to sync. Callbacks' `on_step` get each step's (device) metrics.
+    """
+    hooks = hooks or Hooks()
+    total = plan.num_batches(pos.epoch)
+    on_steps = [c.on_step for c in hooks.callbacks if c.on_step is not None]
+    sums = None
+    for batch in plan.batches(pos.epoch, pos.batch):
+        if sums is None:
+            sums = _start_sums(step, state, batch, pos)
+        state, sums, logs = _step_and_fold(step, plan.weight, state, batch, sums)
+        pos = pos._replace(batch=pos.batch + 1, **sums._asdict())
+        if pos.batch % CHECK_EVERY == 0 or pos.batch == total:
+            settle(pos, hooks.params_of(state), hooks.on_nonfinite)
+        for on_step in on_steps:
+            on_step(StepEnd(pos.epoch, pos.batch, state, logs))
+        if hooks.on_batch is not None:
+            end = progress.BatchEnd(pos.epoch, pos.batch, total, pos.count, pos.totals)
+            hooks.on_batch(end)
+        if hooks.on_step is not None and pos.batch < total:
+            hooks.on_step(state, pos)
+    return state, pos
+
+
+def _record(state, pos: Position, validate, schedule, mode: str) -> dict:
+    """The epoch's log record: train means, validation entries, lr, skips."""
+    record = {"epoch": pos.epoch + 1, "step": int(state.step)}
+    count = float(pos.count)
+    if pos.totals is not None and count > 0:  # 0: every update was skipped
+        record |= {f"train_{k}": float(v) / count for k, v in pos.totals.items()}
+    record |= validate(state)
+    if schedule is not None:
+        record["lr"] = float(schedule(int(state.step) - 1))  # lr of the last step
+    if mode == "skip":
+        record["skipped_steps"] = int(pos.skipped)
+    return record
+
+
+def _end_epoch(state, pos: Position, record: dict, plan: Plan, hooks: Hooks):
+    """The position after epoch `pos.epoch`: history, best snapshot, done."""
+    history = (*pos.history, record)
+    info = EpochEnd(pos.epoch, record, history, state)
+    decisions = [c.on_epoch(info) for c in hooks.callbacks if c.on_epoch]
+    decisions = [d for d in decisions if d is not None]
+    best, best_epoch = pos.best, pos.best_epoch
+    if any(d.improved for d in decisions):
+        best_epoch = pos.epoch
+    if any(d.keep for d in decisions):
+        # The step donates its input buffers, so a kept snapshot is a copy.
+        best = jax.tree.map(jnp.copy, {"params": state.params, "state": state.state})
+    stop = any(d.stop for d in decisions)
+    done = stop or pos.epoch + 1 >= plan.epochs
+    return Position(
+        pos.epoch + 1, history=history, best=best, best_epoch=best_epoch, done=done
+    )
+
+
+def train(
+    state,
+    step: Callable,
+    plan: Plan,
+    validate: Callable[[Any], dict],
+    *,
+    schedule: Callable[[int], float] | None = None,
+    hooks: Hooks | None = None,
+    position: Position | None = None,
+    on_epoch: Callable[[dict, Any], None] = lambda record, state: None,
+) -> Result:
+    """Train through `plan`, validating after each epoch.
+
+    Args:
+      state: The initial (or restored) task state, a NamedTuple with a
+        `step` counter; consumed: its buffers are donated to the first step.
+      step: The jitted step `step(state, batch) -> (state, metrics)`; a
+        `nonfinite` metric (see `jnn.train.step`) is read by the guard.
+      plan: The task's epochs (see `Plan`).
+      validate: `validate(state) -> dict` of entries added to each epoch's
+        record, e.g. {"val_loss": ...}.
+      schedule: `step -> learning rate`, logged as `lr`; None logs none.
+      hooks: The engine's per-step hooks and the callbacks (see `Hooks`).
+      position: Where to continue (a restored `Position`); None starts fresh.
+      on_epoch: Called with each record and state once the epoch is settled.
+
+    Raises:
+      NonFiniteError: if a step's loss or gradient is not finite and
+        `hooks.on_nonfinite` is "stop", within `CHECK_EVERY` steps of it or
+        at the epoch's end (see `settle`); no update from it is ever applied.
+    """
+    hooks = hooks or Hooks()
+    pos = position if position is not None else Position()
+    while not pos.done:
+        began = time.perf_counter()
+        state, pos = run_epoch(step, state, plan, pos, hooks)
+        record = _record(state, pos, validate, schedule, hooks.on_nonfinite)
+        record["time_s"] = time.perf_counter() - began
+        pos = _end_epoch(state, pos, record, plan, hooks)
+        on_epoch(record, state)
+        if hooks.on_step is not None:
+            hooks.on_step(state, pos)
+    return finish(state, pos, plan)
+
+
+def finish(state, pos: Position, plan: Plan) -> Result:
+    """The result of a finished run: the kept best params swapped in."""
+    if pos.best is not None:
+        state = state._replace(**pos.best)
+    stopped = len(pos.history) < plan.epochs
+    best_epoch = pos.best_epoch + 1 if pos.best_epoch >= 0 else -1
+    return Result(state, list(pos.history), best_epoch, stopped, pos)

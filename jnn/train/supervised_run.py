@@ -1,0 +1,182 @@
+"""Supervised runs by the engine: a config -> `Task`; a saved run -> model and metrics.
+
+The three functions `jnn.runs.tasks` asks of every task: `task(cfg)`,
+`loader(meta, ckpt, model)` for `jnn.load_run`, and `evaluate(run, split, data)`.
+"""
+
+import jax
+import numpy as np
+
+from jnn import _checks, data, losses, models
+from jnn import config as config_lib
+from jnn.runs.engine import Settings, Task
+from jnn.runs.restore import Loader, Run
+from jnn.train import early_stopping, setup, supervised
+from jnn.train.step import make_eval_step
+
+
+def resolve(saved: dict) -> dict:
+    """A saved config with today's defaults filled in (as saved if it no
+    longer loads), for the resume comparison."""
+    try:
+        return config_lib.to_dict(config_lib.from_dict(saved, "checkpoint config"))
+    except (ValueError, TypeError):
+        return saved
+
+
+def pieces(cfg, run: setup.Setup) -> supervised.Pieces:
+    """The supervised pieces of `cfg`, from its built `setup.Setup`."""
+    return supervised.Pieces(
+        run.model,
+        run.loss_fn,
+        run.optimizer,
+        run.splits,
+        cfg.train.epochs,
+        run.batch_size,
+        seed=cfg.train.seed,
+        metrics=run.metrics,
+        penalty=setup.penalty(cfg),
+        augment=run.augment,
+        ragged=cfg.train.ragged,
+        eval_batch_size=run.eval_batch_size,
+        schedule=run.schedule,
+    )
+
+
+def task(cfg) -> tuple[Task, Settings, tuple]:
+    """The engine task, settings and callbacks (early stopping) of `cfg`."""
+    run = setup.build(cfg)
+    p = pieces(cfg, run)
+    state = setup.initial_state(run, cfg.train.seed)
+    if cfg.train.init_from:
+        state = setup.fine_tune(run, state, cfg.train.init_from)
+    splits = run.splits
+    made = supervised.make_task(
+        p,
+        state=state,
+        config=config_lib.to_dict(cfg),
+        config_text=config_lib.to_toml(cfg),
+        resolve_config=resolve,
+        metadata=supervised.input_metadata(splits),
+        arrays=supervised.input_arrays(splits),
+        baselines=data.baselines(cfg.data, splits),
+    )
+    return made, settings(cfg.train), callbacks(cfg)
+
+
+def settings(train) -> Settings:
+    """The engine settings of a `[train]` section."""
+    return Settings(
+        checkpoint_every=train.checkpoint_every,
+        checkpoint_every_steps=train.checkpoint_every_steps,
+        keep_checkpoints=train.keep_checkpoints,
+        on_nonfinite=train.on_nonfinite,
+        tensorboard=train.tensorboard,
+    )
+
+
+def callbacks(cfg) -> tuple:
+    """Early stopping from `[early_stopping]`, if enabled."""
+    es = cfg.early_stopping
+    if not es.enabled:
+        return ()
+    return (
+        early_stopping.callback(
+            es.monitor,
+            mode=es.mode,
+            patience=es.patience,
+            min_delta=es.min_delta,
+            restore_best=es.restore_best,
+        ),
+    )
+
+
+def loader(meta: dict, ckpt, model) -> Loader:
+    """The model of a supervised checkpoint: rebuilt from its config, or the
+    `model` a Python run (`jnn.train.fit`) must be given."""
+    saved = meta.get("config", {})
+    if "inputs" not in meta:
+        hint = "it was written by an older jnn; retrain, or restore it by hand"
+        raise _checks.value_error(
+            "load_run", f"input metadata in '{ckpt}'", "none", hint
+        )
+    if "python" in saved:
+        if model is None:
+            hint = "pass load_run(path, model=the_same_model)"
+            raise _checks.value_error(
+                "load_run",
+                f"a `model` for '{ckpt}', a run of a model built in Python",
+                "model=None",
+                hint,
+            )
+        cfg = saved
+    else:
+        if model is not None:
+            hint = "drop model=: a config run rebuilds its model from its config"
+            raise _checks.value_error(
+                "load_run", f"no `model` for config run '{ckpt}'", "a model", hint
+            )
+        cfg = config_lib.from_dict(saved, source=f"{ckpt}/manifest.json")
+        model = models.from_config(cfg.model, _out_features(meta))
+    spec = meta["inputs"]
+    x_spec = jax.ShapeDtypeStruct((1, *spec["shape"]), np.dtype(spec["dtype"]))
+    params, state = jax.eval_shape(model.init, jax.random.key(0), x_spec)
+    return Loader(cfg, model, "params", "state", params, state)
+
+
+def _out_features(meta: dict) -> int:
+    if meta["num_classes"] is not None:
+        return meta["num_classes"]
+    return meta["targets"]["shape"][-1]
+
+
+def evaluate(run: Run, split: str, data_pair) -> dict:
+    """Metrics of a loaded supervised run on its `split` (config runs) or on
+    `data_pair` (Python runs), equal to the ones the run logged."""
+    _checks.one_of("evaluate", "split", split, ("train", "val", "test"))
+    if "python" in run.metadata.get("config", {}):
+        return _evaluate_python(run, data_pair)
+    if data_pair is not None:
+        hint = "config runs evaluate their own splits; use run.predict for new data"
+        raise _checks.value_error("evaluate", "data=None", "data", hint)
+    built = setup.build(run.config)
+    _check_same_norm(run, built.splits)
+    eval_step = jax.jit(make_eval_step(run.model, built.loss_fn, built.metrics))
+    part = getattr(built.splits, split)
+    return supervised.evaluate(
+        eval_step, run.params, run.state, part.x, part.y, built.eval_batch_size
+    )
+
+
+def _check_same_norm(run: Run, splits) -> None:
+    """Refuse to report metrics on data that no longer normalises as trained."""
+    saved, now = run.norm, splits.norm
+    same = (saved is None) == (now is None)
+    if same and saved is not None:
+        same = all(np.array_equal(a, b) for a, b in zip(saved, now, strict=True))
+    if not same:
+        raise _checks.value_error(
+            "evaluate",
+            f"the training data of '{run.path}' (same normalisation statistics)",
+            "different statistics",
+            "the data files changed since the run was trained",
+        )
+
+
+def _evaluate_python(run: Run, data_pair) -> dict:
+    name = run.config["python"]["loss"]
+    if data_pair is None or name not in losses.NAMES:
+        hint = "pass run.evaluate(data=(x, y)); a custom loss: use run.predict"
+        raise _checks.value_error(
+            "evaluate",
+            "`data` and a loss from jnn.losses.NAMES for a Python run",
+            f"data={'None' if data_pair is None else '(x, y)'}, loss {name!r}",
+            hint,
+        )
+    from jnn import metrics as metrics_lib
+
+    x, y = (np.asarray(a) for a in data_pair)
+    named = {"accuracy": metrics_lib.accuracy}
+    chosen = {k: named[k] for k in run.config["python"]["metrics"] if k in named}
+    eval_step = jax.jit(make_eval_step(run.model, losses.get(name), chosen))
+    return supervised.evaluate(eval_step, run.params, run.state, x, y, 1024)
