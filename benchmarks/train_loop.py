@@ -3,7 +3,7 @@
 Both train the same MLP (the default config's model without dropout:
 64 -> 256 -> 128 -> 10, GELU)
 with the same optax optimizer on the same shuffled digits batches. jnn runs
-`jnn.train.loop.run_epoch` with its full step (metrics, gradient norm,
+`jnn.runs.loop.run_epoch` with its full step (metrics, gradient norm,
 non-finite guard, padding mask, progress bookkeeping); the baseline is the
 minimum a person would write by hand: a donated `jit` of value_and_grad +
 optax update, and a device-side running loss. Epochs alternate between the
@@ -24,7 +24,8 @@ import jax.numpy as jnp
 import optax
 
 from jnn import config as config_lib
-from jnn.train import batches, loop, setup
+from jnn.runs import loop
+from jnn.train import batches, setup, supervised, supervised_run
 
 
 def baseline_step(optimizer):
@@ -70,9 +71,9 @@ def main() -> None:
     run = setup.build(cfg)
     x, y = run.splits.train.x, run.splits.train.y
     ts = setup.initial_state(run, cfg.train.seed)
-    step, _ = setup.jitted_steps(run, cfg)
-    options = loop.LoopOptions(
-        cfg.train.epochs, run.batch_size, "drop", run.eval_batch_size, 0, None
+    step, _ = supervised.steps(supervised_run.pieces(cfg, run))
+    plan = supervised.array_plan(
+        x, y, epochs=args.epochs + 1, batch_size=run.batch_size, ragged="drop"
     )
     dense = [v for k, v in sorted(ts.params.items()) if "weight" in v]
     params = [(jnp.copy(v["weight"]), jnp.copy(v["bias"])) for v in dense]
@@ -82,7 +83,7 @@ def main() -> None:
     jnn_times, base_times = [], []
     for epoch in range(args.epochs + 1):  # epoch 0 compiles both and is dropped
         start = time.perf_counter()
-        ts, pos = loop.run_epoch(step, ts, x, y, options, loop.Position(epoch))
+        ts, pos = loop.run_epoch(step, ts, plan, loop.Position(epoch))
         jax.block_until_ready(pos.totals)
         jnn_times.append((time.perf_counter() - start) / steps)
         start = time.perf_counter()

@@ -138,7 +138,7 @@ class TextConfig:
 
 @dataclass(frozen=True)
 class ArraysConfig:
-    """Your own arrays from a .npz / .npy file (read by `jnn.data.arrays`)."""
+    """Your own arrays from a .npz or .csv file (read by `jnn.data.arrays`)."""
 
     name: str = "arrays"
     path: str = ""  # the array file

@@ -83,13 +83,15 @@ class _Sums(NamedTuple):
     bad: jax.Array
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=2)
-def _step_and_fold(step, weigh, state, batch, sums: _Sums):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
+def _step_and_fold(step, weigh, with_logs: bool, state, batch, sums: _Sums):
     """One step and its metrics folded into the sums: a single dispatch.
 
     A separate host-side fold per step costs more than a small model's step.
     A step flagged non-finite (`nonfinite` >= 0) is left out of the sums and
-    counted; the first one's update index and code are kept in `bad`.
+    counted; the first one's update index and code are kept in `bad`. The
+    step's own metrics come back only `with_logs` (for callbacks): extra
+    outputs cost a small model's step measurably.
     """
     index = state.step
     state, logs = step(state, batch)
@@ -103,7 +105,7 @@ def _step_and_fold(step, weigh, state, batch, sums: _Sums):
     bad = jnp.where((sums.bad[0] < 0) & ~ok, first, sums.bad)
     count = sums.count + jnp.where(ok, weight, 0.0)
     skipped = sums.skipped + (~ok).astype(jnp.int32)
-    return state, _Sums(totals, count, skipped, bad), logs
+    return state, _Sums(totals, count, skipped, bad), logs if with_logs else None
 
 
 def _start_sums(step, state, batch, pos: Position) -> _Sums:
@@ -165,7 +167,8 @@ def run_epoch(step, state, plan: Plan, pos: Position, hooks: Hooks | None = None
     for batch in plan.batches(pos.epoch, pos.batch):
         if sums is None:
             sums = _start_sums(step, state, batch, pos)
-        state, sums, logs = _step_and_fold(step, plan.weight, state, batch, sums)
+        fold = (step, plan.weight, bool(on_steps))
+        state, sums, logs = _step_and_fold(*fold, state, batch, sums)
         pos = pos._replace(batch=pos.batch + 1, **sums._asdict())
         if pos.batch % CHECK_EVERY == 0 or pos.batch == total:
             settle(pos, hooks.params_of(state), hooks.on_nonfinite)

@@ -40,6 +40,12 @@ class Run(NamedTuple):
         """A text run's vocabulary: token id i is character vocab[i]."""
         return self.metadata.get("vocab")
 
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """Names of classes 0, 1, ... when the data set has them, else None."""
+        names = self.metadata.get("class_names")
+        return tuple(names) if names is not None else None
+
     def predict(self, x) -> jax.Array:
         """The model's outputs for inputs `x` (N, *input shape), in eval mode.
 
@@ -59,7 +65,8 @@ class Run(NamedTuple):
                 f"shape {_checks.fmt_shape(x.shape)}",
             )
         if self.norm is not None:
-            x = (x - self.norm.shift) / self.norm.scale
+            # (N, *F) with (1, *F): explicit ranks, valid under rank_promotion="raise"
+            x = (x - self.norm.shift[None]) / self.norm.scale[None]
         return self.apply(self.params, self.state, x)
 
     def evaluate(self, split: str = "test", data: tuple | None = None) -> dict:
@@ -81,10 +88,12 @@ class Run(NamedTuple):
 def resolve_checkpoint(path: str | Path, step: int | None = None, where="load_run"):
     """The checkpoint folder of `path` (a run directory or a checkpoint folder).
 
-    `step` picks `ckpt_<step>` of a run directory; None the newest.
+    `step` picks `ckpt_<step>` of a run directory; None the newest. A
+    checkpoint folder given with a `step` must be that step's.
 
     Raises:
-      FileNotFoundError: if `path` does not exist or holds no such checkpoint.
+      FileNotFoundError: if `path` does not exist or holds no such checkpoint
+        (the message lists the steps there are).
     """
     path = Path(path)
     if not path.exists():
@@ -92,14 +101,21 @@ def resolve_checkpoint(path: str | Path, step: int | None = None, where="load_ru
             f"{where}: expected a run or checkpoint directory, got {str(path)!r} (does not exist)."
         )
     if (path / checkpoint.MANIFEST).exists():
+        if step is not None and path.name != f"ckpt_{step:08d}":
+            raise FileNotFoundError(
+                f"{where}: expected the checkpoint of step {step}, got {str(path)!r}. Hint: pass its run directory with step={step}, or step=None."
+            )
         return path
-    found = checkpoint.all_checkpoints(path / "checkpoints")
-    if step is not None:
-        found = [p for p in found if p.name == f"ckpt_{step:08d}"]
+    every = checkpoint.all_checkpoints(path / "checkpoints")
+    name = None if step is None else f"ckpt_{step:08d}"
+    found = [p for p in every if name is None or p.name == name]
     if not found:
-        which = "none" if step is None else f"no ckpt_{step:08d}"
+        hint = "pass a run directory written by jnn (scripts/train.py or jnn.train.fit)"
+        if every:  # only the asked step is missing: say which ones exist
+            steps = ", ".join(str(int(p.name.removeprefix("ckpt_"))) for p in every)
+            hint = f"available steps: {steps}; or step=None for the newest"
         raise FileNotFoundError(
-            f"{where}: expected checkpoints under {str(path / 'checkpoints')!r}, got {which}. Hint: pass a run directory written by jnn (scripts/train.py or jnn.train.fit)."
+            f"{where}: expected checkpoints under {str(path / 'checkpoints')!r}, got {'none' if name is None else 'no ' + name}. Hint: {hint}."
         )
     return found[-1]
 

@@ -10,9 +10,9 @@ from jnn import losses
 from jnn.config.engine import NON_NEGATIVE, POSITIVE, SEED, Problem, Rule, setting
 from jnn.train import numerics
 from jnn.train.batches import RAGGED
+from jnn.train.early_stopping import MODES
 
 # The choices of `jnn.train.early_stopping.resolve_mode`.
-MODES = ("auto", "min", "max")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import NamedTuple
 from jnn import _checks
 from jnn.runs.callbacks import Callback, Decision, EpochEnd
 
+MODES = ("auto", "min", "max")  # auto: max for accuracies, else min
+
 
 class Monitor(NamedTuple):
     """What early stopping remembers between epochs."""
@@ -22,9 +24,7 @@ class Monitor(NamedTuple):
 
 def resolve_mode(monitor: str, mode: str) -> str:
     """Return "min" or "max": `auto` maximises accuracies and minimises the rest."""
-    _checks.one_of(
-        "early_stopping", "early_stopping.mode", mode, ("auto", "min", "max")
-    )
+    _checks.one_of("early_stopping", "early_stopping.mode", mode, MODES)
     if mode != "auto":
         return mode
     return "max" if "accuracy" in monitor else "min"

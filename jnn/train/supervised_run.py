@@ -9,6 +9,7 @@ import numpy as np
 
 from jnn import _checks, data, losses, models
 from jnn import config as config_lib
+from jnn.data.classes import class_names
 from jnn.runs.engine import Settings, Task
 from jnn.runs.restore import Loader, Run
 from jnn.train import early_stopping, setup, supervised
@@ -57,11 +58,17 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
         config=config_lib.to_dict(cfg),
         config_text=config_lib.to_toml(cfg),
         resolve_config=resolve,
-        metadata=supervised.input_metadata(splits),
+        metadata=_metadata(cfg, splits),
         arrays=supervised.input_arrays(splits),
         baselines=data.baselines(cfg.data, splits),
     )
     return made, settings(cfg.train), callbacks(cfg)
+
+
+def _metadata(cfg, splits) -> dict:
+    """What `load_run` needs of a config run: inputs, targets, class names."""
+    names = class_names(cfg.data.name)
+    return supervised.input_metadata(splits) | {"class_names": names}
 
 
 def settings(train) -> Settings:
@@ -176,7 +183,11 @@ def _evaluate_python(run: Run, data_pair) -> dict:
     from jnn import metrics as metrics_lib
 
     x, y = (np.asarray(a) for a in data_pair)
-    named = {"accuracy": metrics_lib.accuracy}
+    # The metrics `fit` knows by name (a custom callable cannot be rebuilt).
+    named = {
+        "accuracy": metrics_lib.accuracy,
+        "binary_accuracy": metrics_lib.binary_accuracy,
+    }
     chosen = {k: named[k] for k in run.config["python"]["metrics"] if k in named}
     eval_step = jax.jit(make_eval_step(run.model, losses.get(name), chosen))
     return supervised.evaluate(eval_step, run.params, run.state, x, y, 1024)

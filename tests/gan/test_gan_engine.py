@@ -14,6 +14,7 @@ from jnn import config as config_lib
 from jnn.runs import checkpoint, tensorboard
 from jnn.train import fit_config, numerics, optim
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # wiring, not speed
 RING = Path(__file__).resolve().parents[2] / "configs" / "gan_ring.toml"
 SMALL = [
     "train.steps=40",
@@ -29,25 +30,21 @@ def run(workdir, *overrides):
     return fit_config(cfg, workdir, log=None, progress=False)
 
 
-def test_metrics_csv_and_tensorboard(tmp_path):
-    run(tmp_path, "train.tensorboard=true")
+def test_metrics_csv_tensorboard_checkpoint_cadence_and_retention(tmp_path):
+    every = ("train.checkpoint_every_steps=10", "train.keep_checkpoints=2")
+    run(tmp_path, "train.tensorboard=true", *every)
     with (tmp_path / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [20, 40]
     assert {"train_d_loss", "train_g_loss", "modes", "high_quality"} <= set(rows[0])
-    records = [
-        json.loads(s) for s in (tmp_path / "metrics.jsonl").read_text().splitlines()
-    ]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(s) for s in lines]
     assert float(rows[1]["train_g_loss"]) == pytest.approx(records[1]["train_g_loss"])
     (events,) = (tmp_path / "tensorboard").iterdir()
-    tags = {tag for _, _, tag, _ in tensorboard.read_scalars(events)}
-    assert {"train_d_loss", "train_g_loss", "modes"} <= {t.split("/")[-1] for t in tags}
-
-
-def test_checkpoint_every_steps_and_retention(tmp_path):
-    run(tmp_path, "train.checkpoint_every_steps=10", "train.keep_checkpoints=2")
+    tags = {tag.split("/")[-1] for _, _, tag, _ in tensorboard.read_scalars(events)}
+    assert {"train_d_loss", "train_g_loss", "modes"} <= tags
     kept = [p.name for p in checkpoint.all_checkpoints(tmp_path / "checkpoints")]
-    assert kept == ["ckpt_00000030", "ckpt_00000040"]
+    assert kept == ["ckpt_00000030", "ckpt_00000040"]  # saved at 10, 20, 30, 40
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["checkpoint"] == "checkpoints/ckpt_00000040"
 

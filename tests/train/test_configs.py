@@ -29,8 +29,11 @@ def _short(cfg, epochs=1):
     return replace(cfg, train=replace(cfg.train, epochs=epochs))
 
 
-# MNIST configs run below on generated files; GAN configs in tests/gan.
-SUPERVISED = [p for p in CONFIGS if "mnist" not in p.name and "gan" not in p.name]
+# MNIST configs run below on generated files; GAN configs in tests/gan; the
+# arrays config (your own file) in tests/data/test_arrays_config.py.
+SUPERVISED = [
+    p for p in CONFIGS if not any(part in p.name for part in ("mnist", "gan", "arrays"))
+]
 
 
 def test_every_config_is_covered():
