@@ -20,152 +20,8 @@ import numpy as np
 import optax
 
 from jnn import _checks
-
-_SHOWN = 5  # how many offending values / sample indices an error message lists
-
-
-# --- Host-side label validation -------------------------------------------
-
-
-def _sorted_preview(items) -> str:
-    """Render up to `_SHOWN` items comma-separated, with '...' past that."""
-    text = ", ".join(str(int(v)) for v in items[:_SHOWN])
-    return text + (", ..." if len(items) > _SHOWN else "")
-
-
-def check_labels(where: str, labels, num_classes: int) -> None:
-    """Check on the host that `labels` are integers in [0, num_classes).
-
-    Call it on concrete arrays (NumPy or JAX, not tracers inside `jit`). The
-    error names the offending values and the first few sample indices (the
-    position along the leading axis), so bad rows of a data set can be found.
-
-    Args:
-      where: The error's prefix, e.g. "dataset 'train'".
-      labels: Integer class labels of any shape `(N, ...)`.
-      num_classes: Number of classes C. Must be > 0.
-
-    Raises:
-      TypeError: if `labels` do not have an integer dtype, or `num_classes`
-        is not an int.
-      ValueError: if any label lies outside [0, num_classes), or
-        `num_classes` is not > 0.
-
-    Example:
-      >>> check_labels("dataset 'train'", np.array([0, 3, 12]), 10)
-      Traceback (most recent call last):
-      ...
-      jnn._checks.JnnValueError: dataset 'train': expected integer labels in [0, 10), got 1 out-of-range values {12} at sample indices [2].
-    """
-    _checks.positive_int(where, "num_classes", num_classes)
-    labels = np.atleast_1d(np.asarray(labels))
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise _checks.type_error(
-            where,
-            "integer labels",
-            f"dtype {labels.dtype}",
-            "convert class ids explicitly, e.g. labels.astype(np.int32)",
-        )
-    bad = (labels < 0) | (labels >= num_classes)
-    if bad.any():
-        values = _sorted_preview(np.unique(labels[bad]))
-        samples = _sorted_preview(np.unique(np.nonzero(bad)[0]))
-        raise _checks.value_error(
-            where,
-            f"integer labels in [0, {num_classes})",
-            f"{int(bad.sum())} out-of-range values {{{values}}}"
-            f" at sample indices [{samples}]",
-        )
-
-
-def _concrete(x) -> np.ndarray | None:
-    """Return `x` as a NumPy array, or None when it is a tracer (jit, vmap)."""
-    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
-
-
-# --- Shape and dtype checks shared with jnn.metrics ------------------------
-
-
-def _pair_hint(a: str, a_shape, b: str, b_shape) -> str:
-    if tuple(a_shape) == (*b_shape, 1):
-        return f"drop the trailing axis, e.g. {a}[..., 0], or use {b}[..., None]"
-    if tuple(b_shape) == (*a_shape, 1):
-        return f"drop the trailing axis, e.g. {b}[..., 0], or use {a}[..., None]"
-    return "losses and metrics never broadcast; reshape one side to match"
-
-
-def _check_same_shape(where: str, a, b, names: tuple[str, str]) -> None:
-    """Raise unless arrays `a` and `b` have one shape of rank >= 1."""
-    if a.shape != b.shape:
-        raise _checks.value_error(
-            where,
-            f"`{names[0]}` and `{names[1]}` of the same shape",
-            f"{names[0]} {_checks.fmt_shape(a.shape)}"
-            f" and {names[1]} {_checks.fmt_shape(b.shape)}",
-            _pair_hint(names[0], a.shape, names[1], b.shape),
-        )
-    _checks.expect_min_rank(where, a, 1, "(N, ...) with a batch axis")
-
-
-def _check_pair(where: str, outputs, targets, names=("outputs", "targets")):
-    """Check `outputs` / `targets` share one shape (rank >= 1) and dtype."""
-    outputs, targets = jnp.asarray(outputs), jnp.asarray(targets)
-    out, tgt = names
-    _check_same_shape(where, outputs, targets, names)
-    _checks.expect_floating(where, out, outputs)
-    if targets.dtype != outputs.dtype:
-        raise _checks.type_error(
-            where,
-            f"`{tgt}` with the dtype of `{out}` ({outputs.dtype})",
-            f"dtype {targets.dtype}",
-            f"cast explicitly, e.g. {tgt}.astype({out}.dtype)",
-        )
-    return outputs, targets
-
-
-def _labels_hint(labels_shape, logits_shape) -> str:
-    expected = tuple(logits_shape[:-1])
-    if tuple(labels_shape) == tuple(logits_shape):
-        return "these look one-hot; use softmax_cross_entropy or labels.argmax(-1)"
-    if tuple(labels_shape) == (*expected, 1):
-        return "drop the trailing axis, e.g. labels[..., 0]"
-    return f"pass one class id per example, e.g. labels.reshape({expected})"
-
-
-def _check_labels_pair(where: str, logits, labels):
-    """Check logits `(*B, C)` against integer labels `(*B,)`; eager range check."""
-    concrete = _concrete(labels)
-    logits, labels = jnp.asarray(logits), jnp.asarray(labels)
-    _checks.expect_min_rank(where, logits, 1, "(*B, C) with a class axis")
-    _checks.expect_floating(where, "logits", logits)
-    if labels.shape != logits.shape[:-1]:
-        raise _checks.value_error(
-            where,
-            f"`labels` of shape {_checks.fmt_shape(logits.shape[:-1])}"
-            " (the logits' shape without the class axis)",
-            f"labels {_checks.fmt_shape(labels.shape)}"
-            f" for logits {_checks.fmt_shape(logits.shape)}",
-            _labels_hint(labels.shape, logits.shape),
-        )
-    if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise _checks.type_error(
-            where,
-            "`labels` with an integer dtype",
-            f"dtype {labels.dtype}",
-            "pass class ids, e.g. labels.astype(jnp.int32)",
-        )
-    if concrete is not None:
-        check_labels(where, concrete, logits.shape[-1])
-    return logits, labels
-
-
-def _check_values(where: str, name: str, x, allowed: str, ok) -> None:
-    """Eagerly (when `x` is concrete) raise unless `ok(x)` holds everywhere."""
-    concrete = _concrete(x)
-    if concrete is not None and not np.all(ok(concrete)):
-        bad = np.unique(concrete[~ok(concrete)])
-        shown = ", ".join(f"{v:g}" for v in bad[:_SHOWN])
-        raise _checks.value_error(where, f"`{name}` {allowed}", f"values {{{shown}}}")
+from jnn._loss_checks import check_labels as check_labels  # public: jnn.data uses it
+from jnn._loss_checks import check_labels_pair, check_pair, check_values
 
 
 def _mean_last(x: jax.Array) -> jax.Array:
@@ -224,13 +80,13 @@ def mse(outputs: jax.Array, targets: jax.Array) -> jax.Array:
       >>> mse(jnp.array([[1.0, 2.0]]), jnp.array([[0.0, 0.0]]))
       Array([2.5], dtype=float32)
     """
-    outputs, targets = _check_pair("mse", outputs, targets)
+    outputs, targets = check_pair("mse", outputs, targets)
     return _MSE(outputs, targets)
 
 
 def mae(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     """Return the per-example mean absolute error. Shapes and errors as `mse`."""
-    outputs, targets = _check_pair("mae", outputs, targets)
+    outputs, targets = check_pair("mae", outputs, targets)
     return _MAE(outputs, targets)
 
 
@@ -251,7 +107,7 @@ def huber(outputs: jax.Array, targets: jax.Array, delta: float = 1.0) -> jax.Arr
     _checks.finite_float("huber", "delta", delta)
     if delta <= 0:
         raise _checks.value_error("huber", "`delta` > 0", delta)
-    outputs, targets = _check_pair("huber", outputs, targets)
+    outputs, targets = check_pair("huber", outputs, targets)
     return _HUBER(outputs, targets, float(delta))
 
 
@@ -282,9 +138,9 @@ def binary_cross_entropy(
     _checks.finite_float("binary_cross_entropy", "eps", eps, 0.0, 0.5)
     if not 0.0 < eps < 0.5:
         raise _checks.value_error("binary_cross_entropy", "`eps` in (0, 0.5)", eps)
-    outputs, targets = _check_pair("binary_cross_entropy", outputs, targets)
+    outputs, targets = check_pair("binary_cross_entropy", outputs, targets)
     for name, x in (("outputs", outputs), ("targets", targets)):
-        _check_values(
+        check_values(
             "binary_cross_entropy", name, x, "in [0, 1]", lambda v: (v >= 0) & (v <= 1)
         )
     eps = max(eps, float(jnp.finfo(outputs.dtype).eps))
@@ -302,7 +158,7 @@ def sigmoid_binary_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.A
       >>> sigmoid_binary_cross_entropy(jnp.array([1e4, -1e4]), jnp.array([1.0, 1.0]))
       Array([    0., 10000.], dtype=float32)
     """
-    logits, targets = _check_pair(
+    logits, targets = check_pair(
         "sigmoid_binary_cross_entropy", logits, targets, ("logits", "targets")
     )
     return _SIGMOID_BCE(logits, targets)
@@ -314,8 +170,8 @@ def hinge(scores: jax.Array, targets: jax.Array) -> jax.Array:
     `targets` are -1 or +1 (same dtype as `scores`). Shapes and errors as
     `mse`; also raises ValueError if concrete `targets` hold other values.
     """
-    scores, targets = _check_pair("hinge", scores, targets, ("scores", "targets"))
-    _check_values("hinge", "targets", targets, "in {-1, +1}", lambda v: np.abs(v) == 1)
+    scores, targets = check_pair("hinge", scores, targets, ("scores", "targets"))
+    check_values("hinge", "targets", targets, "in {-1, +1}", lambda v: np.abs(v) == 1)
     return _HINGE(scores, targets)
 
 
@@ -339,7 +195,7 @@ def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
       >>> softmax_cross_entropy(jnp.array([[0.0, 0.0]]), jnp.array([[1.0, 0.0]]))
       Array([0.6931472], dtype=float32)
     """
-    logits, targets = _check_pair(
+    logits, targets = check_pair(
         "softmax_cross_entropy", logits, targets, ("logits", "targets")
     )
     return _SOFTMAX_CE(logits, targets)
@@ -364,7 +220,7 @@ def sparse_softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
       >>> sparse_softmax_cross_entropy(jnp.array([[0.0, 0.0]]), jnp.array([1]))
       Array([0.6931472], dtype=float32)
     """
-    logits, labels = _check_labels_pair("sparse_softmax_cross_entropy", logits, labels)
+    logits, labels = check_labels_pair("sparse_softmax_cross_entropy", logits, labels)
     return _SPARSE_CE(logits, labels)
 
 
@@ -385,7 +241,7 @@ def multiclass_hinge(scores: jax.Array, labels: jax.Array) -> jax.Array:
       >>> multiclass_hinge(jnp.array([[2.0, 1.5, 0.0]]), jnp.array([0]))
       Array([0.5], dtype=float32)
     """
-    scores, labels = _check_labels_pair("multiclass_hinge", scores, labels)
+    scores, labels = check_labels_pair("multiclass_hinge", scores, labels)
     return _MULTICLASS_HINGE(scores, labels)
 
 

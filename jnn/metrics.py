@@ -13,15 +13,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _checks
-from jnn.losses import (
-    _check_labels_pair,
-    _check_pair,
-    _check_same_shape,
-    _check_values,
-    _concrete,
-    _mean_last,
+from jnn._loss_checks import (
     check_labels,
+    check_labels_pair,
+    check_pair,
+    check_same_shape,
+    check_values,
+    host_value,
 )
+from jnn.losses import _mean_last
 
 
 def accuracy(logits_or_probs: jax.Array, labels: jax.Array) -> jax.Array:
@@ -42,7 +42,7 @@ def accuracy(logits_or_probs: jax.Array, labels: jax.Array) -> jax.Array:
       >>> accuracy(jnp.array([[0.1, 0.9], [0.8, 0.2]]), jnp.array([1, 1]))
       Array([1., 0.], dtype=float32)
     """
-    scores, labels = _check_labels_pair("accuracy", logits_or_probs, labels)
+    scores, labels = check_labels_pair("accuracy", logits_or_probs, labels)
     return _top_k_hits(scores, labels, 1)
 
 
@@ -69,7 +69,7 @@ def top_k_accuracy(logits: jax.Array, labels: jax.Array, k: int) -> jax.Array:
       Array([1.], dtype=float32)
     """
     _checks.positive_int("top_k_accuracy", "k", k)
-    logits, labels = _check_labels_pair("top_k_accuracy", logits, labels)
+    logits, labels = check_labels_pair("top_k_accuracy", logits, labels)
     if k > logits.shape[-1]:
         raise _checks.value_error(
             "top_k_accuracy",
@@ -122,8 +122,8 @@ def binary_accuracy(
     """
     where = "binary_accuracy"
     threshold = _checks.finite_float(where, "threshold", threshold)
-    outputs, targets = _check_pair(where, outputs, targets)
-    _check_values(where, "targets", targets, "in {0, 1} or {-1, +1}", _is_binary)
+    outputs, targets = check_pair(where, outputs, targets)
+    check_values(where, "targets", targets, "in {0, 1} or {-1, +1}", _is_binary)
     return _binary_hits(outputs, targets, threshold)
 
 
@@ -156,7 +156,7 @@ def _check_mask(where: str, mask, shape) -> jax.Array:
 
 def _check_class_ids(where: str, name: str, x, num_classes: int) -> jax.Array:
     """Check `x` is integer; range-check it on the host when concrete."""
-    concrete = _concrete(x)
+    concrete = host_value(x)
     if concrete is not None:
         check_labels(f"{where} `{name}`", concrete, num_classes)
     x = jnp.asarray(x)
@@ -204,7 +204,7 @@ def confusion_matrix(
         where, "predicted_labels", predicted_labels, num_classes
     )
     labels = _check_class_ids(where, "labels", labels, num_classes)
-    _check_same_shape(where, predicted, labels, ("predicted_labels", "labels"))
+    check_same_shape(where, predicted, labels, ("predicted_labels", "labels"))
     if mask is None:
         mask = jnp.ones(labels.shape, jnp.bool_)
     mask = _check_mask(where, mask, labels.shape)

@@ -3,7 +3,7 @@
 Each section's schema lives with the module that owns it (`jnn.train.optim`,
 `jnn.train.config`, `jnn.data.config`, `jnn.models.config`,
 `jnn.gan.config`); `train.task` picks which sections a config has (see
-`jnn.config.tasks`), and the generic engine (`jnn.config.engine`) reads,
+`jnn.config.layouts`), and the generic engine (`jnn.config.loader`) reads,
 overrides, validates and writes them. Every key set in a file or by `--set`
 is read by the chosen task, data source and model kind, or refused.
 
@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jnn.config import _toml, engine
+from jnn.config import _toml, loader
 
 if TYPE_CHECKING:
     from jnn.data.config import DataConfig
@@ -48,10 +48,10 @@ __all__ = [
 
 
 def _schema():
-    """The whole schema; imported on first use, as its owners import the engine."""
-    from jnn.config import tasks
+    """The whole schema; imported on first use, as its owners import the loader."""
+    from jnn.config import layouts
 
-    return tasks.SCHEMA
+    return layouts.SCHEMA
 
 
 def _supervised(section: str):
@@ -59,7 +59,7 @@ def _supervised(section: str):
 
     def make():
         schema = _schema().variants["supervised"].sections[section]
-        return engine.build(schema, {}, engine.Sources("<defaults>", {}))
+        return loader.build(schema, {}, loader.Sources("<defaults>", {}))
 
     return make
 
@@ -111,10 +111,10 @@ def load(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
       TypeError: if a value has the wrong type (e.g. a string for `optim.lr`).
     """
     where = str(path)
-    raw = engine.read_toml(where)
-    overridden, previous = engine.apply_overrides(raw, overrides, "--set")
-    sources = engine.Sources(where, overridden, previous=previous)
-    return engine.build(_schema(), raw, sources)
+    raw = loader.read_toml(where)
+    overridden, previous = loader.apply_overrides(raw, overrides, "--set")
+    sources = loader.Sources(where, overridden, previous=previous)
+    return loader.build(_schema(), raw, sources)
 
 
 def from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Config:
@@ -132,7 +132,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Config:
       >>> from_dict({"optim": {"lr": 1}}).optim.lr  # int -> float is allowed
       1.0
     """
-    return engine.build(_schema(), raw, engine.Sources(source, {}))
+    return loader.build(_schema(), raw, loader.Sources(source, {}))
 
 
 def replace(cfg: Config, overrides: Sequence[str], source: str = "--set") -> Config:
@@ -151,8 +151,8 @@ def replace(cfg: Config, overrides: Sequence[str], source: str = "--set") -> Con
       (64, 32)
     """
     raw = to_dict(cfg)
-    overridden, _ = engine.apply_overrides(raw, overrides, source)
-    return engine.build(_schema(), raw, engine.Sources(source, overridden, soft=True))
+    overridden, _ = loader.apply_overrides(raw, overrides, source)
+    return loader.build(_schema(), raw, loader.Sources(source, overridden, soft=True))
 
 
 def to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
@@ -171,7 +171,7 @@ def to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
       >>> list(raw), raw["model"]["hidden"]
       (['data', 'model', 'loss', 'optim', 'train', 'early_stopping'], [128])
     """
-    return engine.to_plain(_schema(), cfg, "to_dict")
+    return loader.to_plain(_schema(), cfg, "to_dict")
 
 
 def to_toml(cfg: Config) -> str:

@@ -1,6 +1,6 @@
 """Turn a built config back into plain data: what its chosen schema reads.
 
-The inverse of `jnn.config.engine.build`, and the check of a config built in
+The inverse of `jnn.config.loader.build`, and the check of a config built in
 Python: a section its layout does not read, or an unread setting away from
 its default, is refused rather than silently dropped.
 """

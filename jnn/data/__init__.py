@@ -7,11 +7,16 @@ calls; the other names are the building blocks it uses.
 from jnn.data.dataset import Dataset, Splits, validate
 from jnn.data.digits import load_digits
 from jnn.data.idx import read_idx, write_idx
-from jnn.data.load import NAMES, NUM_CLASSES, baselines, load
 from jnn.data.mnist import download_mnist, load_mnist
-from jnn.data.normalize import NormStats, apply_norm_stats, fit_norm_stats, normalize
+from jnn.data.normalization import (
+    NormStats,
+    apply_norm_stats,
+    fit_norm_stats,
+    normalize,
+)
 from jnn.data.sine import last_value_mse, sine_series
-from jnn.data.split import split
+from jnn.data.sources import NAMES, NUM_CLASSES, baselines, load
+from jnn.data.splitting import split
 from jnn.data.synthetic import (
     linear_regression,
     linear_regression_weights,

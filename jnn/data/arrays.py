@@ -15,7 +15,7 @@ import numpy as np
 
 from jnn import _checks
 from jnn.data.dataset import Dataset, validate
-from jnn.data.split import split
+from jnn.data.splitting import split
 
 EXTENSIONS = (".npz", ".csv")
 SPLIT_KEYS = {  # split -> its (inputs, targets) keys in an .npz

@@ -9,7 +9,7 @@ sources that have both.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from jnn.config.engine import (
+from jnn.config.loader import (
     FRACTION,
     NON_NEGATIVE,
     POSITIVE,
@@ -18,7 +18,7 @@ from jnn.config.engine import (
     Tagged,
     setting,
 )
-from jnn.data.normalize import METHODS
+from jnn.data.normalization import METHODS
 
 
 def fractions_sum(cfg, path: str = "data") -> Problem | None:

@@ -43,7 +43,7 @@ class Splits(NamedTuple):
     val: Dataset
     test: Dataset
     num_classes: int | None
-    norm: object = None  # jnn.data.normalize.NormStats (imports this module)
+    norm: object = None  # jnn.data.NormStats (imports this module)
     vocab: str | None = None
 
 

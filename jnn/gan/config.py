@@ -9,7 +9,7 @@ A GAN run reads [data] (the GAN sources below), [gan], [optim.generator],
 from dataclasses import dataclass, field
 
 from jnn import activations
-from jnn.config.engine import (
+from jnn.config.loader import (
     NON_NEGATIVE,
     POSITIVE,
     SEED,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jnn import _checks
-from jnn.config import engine
+from jnn.config import loader
 from jnn.data import load_digits, load_mnist
 from jnn.data.digits import DIGITS_MAX
 from jnn.data.mnist import MNIST_MAX
@@ -80,7 +80,7 @@ def load(data_cfg) -> GanData:
       TypeError: for a supervised run's data config.
       FileNotFoundError: if an MNIST file is missing.
     """
-    engine.check(config.DATA, data_cfg, "gan data", "data")
+    loader.check(config.DATA, data_cfg, "gan data", "data")
     name = data_cfg.name
     if name == "ring":
         x = ring(

@@ -9,7 +9,7 @@ from jnn.layers.combinators import (
     residual,
     serial,
 )
-from jnn.layers.conv import conv, conv_transpose
+from jnn.layers.convolution import conv, conv_transpose
 from jnn.layers.core import (
     activation,
     dense,
@@ -26,7 +26,7 @@ from jnn.layers.core import (
     step,
     tanh,
 )
-from jnn.layers.dropout import dropout, spatial_dropout
+from jnn.layers.dropouts import dropout, spatial_dropout
 from jnn.layers.embed import embedding
 from jnn.layers.norm import batch_norm, group_norm, layer_norm
 from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool

@@ -2,8 +2,8 @@
 
 from jnn.models.build import from_config
 from jnn.models.cnn import lenet
-from jnn.models.mlp import mlp
-from jnn.models.resnet import residual_block, resnet
+from jnn.models.feedforward import mlp
+from jnn.models.residual_nets import residual_block, resnet
 from jnn.models.sequence import (
     language_model_parts,
     rows_as_sequence,

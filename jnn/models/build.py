@@ -9,11 +9,11 @@ from typing import Any
 
 from jnn import _checks, activations, initializers, layers
 from jnn._types import Layer
-from jnn.config import engine
+from jnn.config import loader
 from jnn.models import config as models_config
 from jnn.models.cnn import lenet
-from jnn.models.mlp import mlp
-from jnn.models.resnet import resnet
+from jnn.models.feedforward import mlp
+from jnn.models.residual_nets import resnet
 from jnn.models.sequence import sequence_classifier, sequence_lm
 
 # Names in jnn.layers that take other layers or cells, or are not layer
@@ -62,7 +62,7 @@ def from_config(cfg, out_features: int) -> Layer:
       TypeError: for an argument of the wrong kind, or a config of another
         kind's class.
     """
-    engine.check(models_config.SCHEMA, cfg, "model", "model")
+    loader.check(models_config.SCHEMA, cfg, "model", "model")
     return BUILDERS[cfg.kind](cfg, out_features)
 
 

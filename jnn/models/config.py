@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jnn import activations, initializers
-from jnn.config.engine import FRACTION, NON_EMPTY, POSITIVE, Rule, Tagged, setting
+from jnn.config.loader import FRACTION, NON_EMPTY, POSITIVE, Rule, Tagged, setting
 from jnn.models.sequence import CELLS
 
 

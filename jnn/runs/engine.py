@@ -51,6 +51,8 @@ class Task(NamedTuple):
       arrays: Arrays saved in every checkpoint (normalisation statistics).
       finish: `finish(state, run_dir, log) -> dict` writes the task's
         artefacts after the final checkpoint; its entries join results.json.
+      warm_start: `warm_start(state) -> state` applied to a run that starts
+        fresh (not to a resumed one), e.g. params from another run.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Task(NamedTuple):
     metadata: Mapping = _EMPTY
     arrays: Mapping = _EMPTY
     finish: Callable[[Any, Path, Callable], dict] | None = None
+    warm_start: Callable[[Any], Any] | None = None
 
 
 class Settings(NamedTuple):
@@ -148,10 +151,11 @@ def run(
 
 def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunResult:
     start = time.perf_counter()
-    state, pos = task.state, loop.Position()
     if rundir:
         state, pos = _resume_or_start(rundir, task, resume, log)
         rundir.begin(task.config_text, pos.history, settings.tensorboard)
+    else:
+        state, pos = _fresh(task), loop.Position()
     saver = _Saver(rundir, task, settings, callbacks)
     hooks = loop.Hooks(
         on_step=_on_step(saver, settings, stop) if rundir or stop else None,
@@ -200,7 +204,7 @@ def _resume_or_start(rundir: RunDir, task: Task, resume: ResumeOptions, log):
     if found is None:
         if resume.mode == "auto":
             log(f"no checkpoint in {rundir.checkpoints}: starting a fresh run")
-        return task.state, loop.Position()
+        return _fresh(task), loop.Position()
     _, meta = checkpoint.restore_metadata(found)
     saved = task.resolve_config(meta.get("config", {}))
     changed = resume_lib.check_config(
@@ -211,6 +215,10 @@ def _resume_or_start(rundir: RunDir, task: Task, resume: ResumeOptions, log):
     state, pos, _ = resume_lib.restore(found, task.state, task.arrays)
     log(resume_lib.describe(found, state, pos))
     return state, pos
+
+
+def _fresh(task: Task):
+    return task.warm_start(task.state) if task.warm_start else task.state
 
 
 class _Saver:

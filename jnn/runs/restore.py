@@ -218,6 +218,6 @@ def _norm_template(meta: dict) -> dict:
 def _norm(tree):
     if tree is None:
         return None
-    from jnn.data.normalize import NormStats
+    from jnn.data.normalization import NormStats
 
     return NormStats(tree["shift"], tree["scale"])

@@ -7,7 +7,7 @@ documents every field with its intent.
 from dataclasses import dataclass
 
 from jnn import losses
-from jnn.config.engine import NON_NEGATIVE, POSITIVE, SEED, Problem, Rule, setting
+from jnn.config.loader import NON_NEGATIVE, POSITIVE, SEED, Problem, Rule, setting
 from jnn.train import numerics
 from jnn.train.batches import RAGGED
 from jnn.train.early_stopping import MODES

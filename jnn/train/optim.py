@@ -15,7 +15,7 @@ import jax
 import optax
 
 from jnn import _checks, penalties
-from jnn.config.engine import (
+from jnn.config.loader import (
     FRACTION,
     NON_NEGATIVE,
     POSITIVE,

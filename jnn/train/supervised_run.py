@@ -49,8 +49,11 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
     run = setup.build(cfg)
     p = pieces(cfg, run)
     state = setup.initial_state(run, cfg.train.seed)
-    if cfg.train.init_from:
-        state = setup.fine_tune(run, state, cfg.train.init_from)
+    source = cfg.train.init_from
+
+    def fine_tune(fresh):  # only when starting fresh: a resumed run has its own
+        return setup.fine_tune(run, fresh, source)
+
     splits = run.splits
     made = supervised.make_task(
         p,
@@ -61,6 +64,7 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
         metadata=_metadata(cfg, splits),
         arrays=supervised.input_arrays(splits),
         baselines=data.baselines(cfg.data, splits),
+        warm_start=fine_tune if source else None,
     )
     return made, settings(cfg.train), callbacks(cfg)
 

@@ -7,7 +7,7 @@ import pytest
 
 from jnn import config
 from jnn._checks import JnnTypeError, JnnValueError
-from jnn.config import engine
+from jnn.config import loader
 from jnn.data.config import DigitsConfig
 from jnn.gan.config import GanConfig
 from jnn.models.config import MlpConfig
@@ -15,7 +15,7 @@ from jnn.train.config import TrainConfig
 from jnn.train.optim import OptimConfig
 
 SUPERVISED = "[data, early_stopping, loss, model, optim, train]"
-TRAIN_KEYS = ", ".join(f.name for f in engine.dataclasses.fields(TrainConfig))
+TRAIN_KEYS = ", ".join(f.name for f in loader.dataclasses.fields(TrainConfig))
 V, T = JnnValueError, JnnTypeError
 SERIAL = "[model]\nkind = 'serial'\nlayers = "
 NO_VAL = "[early_stopping]\nenabled = true\n[data]\nval_fraction = 0.0"

@@ -7,9 +7,9 @@ import pytest
 
 from jnn import activations, config, data, initializers, losses
 from jnn._checks import JnnValueError
-from jnn.config import tasks
+from jnn.config import layouts
 from jnn.config.schema import Layout, Tagged, is_table, join
-from jnn.data.normalize import METHODS
+from jnn.data.normalization import METHODS
 from jnn.gan import config as gan_config
 from jnn.gan import losses as gan_losses
 from jnn.gan import models as gan_models
@@ -69,7 +69,7 @@ OWNERS = {
 
 
 def test_every_choice_list_is_its_owners_registry():
-    found = _choices(tasks.SCHEMA)
+    found = _choices(layouts.SCHEMA)
     assert set(found) == set(OWNERS)  # a new choice list names its owner here
     for key, choices in found.items():
         assert tuple(choices) == tuple(OWNERS[key]), key

@@ -9,7 +9,7 @@ import pytest
 
 from jnn import config
 from jnn._checks import JnnValueError
-from jnn.config import tasks
+from jnn.config import layouts
 from jnn.data import config as data_config
 from jnn.gan import config as gan_config
 from jnn.models import config as models_config
@@ -188,7 +188,7 @@ UNREAD = {
 
 def test_the_table_covers_every_task_source_and_kind():
     names = {name.rsplit(" ", 1)[-1] for name in UNREAD}
-    assert set(tasks.TASKS) <= {n.split()[1] for n in UNREAD if n.startswith("task")}
+    assert set(layouts.TASKS) <= {n.split()[1] for n in UNREAD if n.startswith("task")}
     assert set(data_config.SOURCES) <= {
         n.split()[1] for n in UNREAD if n.startswith("data ")
     }

@@ -9,7 +9,7 @@ import pytest
 from jnn import JnnTypeError, JnnValueError
 from jnn.data.arrays import load_arrays
 from jnn.data.dataset import Dataset
-from jnn.data.split import split
+from jnn.data.splitting import split
 
 
 def _write(tmp_path, name, content):

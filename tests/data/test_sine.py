@@ -8,7 +8,7 @@ from jnn import data
 from jnn.data import sine
 from jnn.data.config import SineConfig
 from jnn.data.dataset import Dataset
-from jnn.data.load import baselines
+from jnn.data.sources import baselines
 from jnn.train import fit_config
 
 

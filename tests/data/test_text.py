@@ -10,7 +10,7 @@ from jnn import data
 from jnn.data import text
 from jnn.data.config import TextConfig
 from jnn.data.dataset import Dataset
-from jnn.data.load import baselines
+from jnn.data.sources import baselines
 
 
 def test_default_corpus_is_the_pydoc_topics():

@@ -8,7 +8,7 @@ can see steps go by and SIGKILL a run in the middle of a save. A shared
 persistent compilation cache keeps each launch at ~2.5 s of CPU.
 
 The CI run makes JNN_KILLS=4 kills (1 during a save); the acceptance run of
-20 kills (5 during saves) is `JNN_KILLS=20 pytest tests/train/test_kill.py`.
+20 kills (5 during saves) is `JNN_KILLS=20 pytest tests/runs/test_kill.py`.
 """
 
 import os

@@ -21,7 +21,7 @@ from jnn import cli
 from jnn import config as config_lib
 from jnn import layers as nn
 from jnn.data import load_digits, split, synthetic
-from jnn.data.normalize import NormStats
+from jnn.data.normalization import NormStats
 from jnn.generation.language_model import load_language_model, sample_text
 from jnn.runs import checkpoint
 from jnn.runs.evaluate import evaluate
@@ -311,12 +311,13 @@ def test_init_from_starts_from_the_source_params_with_a_fresh_optimizer(trained)
     source = trained("mlp")
     cfg = _config("mlp", f'train.init_from="{source}"')
     task, _, _ = supervised_run.task(cfg)
+    state = task.warm_start(task.state)  # what a fresh run starts from
     loaded = jnn.load_run(source)
-    assert int(task.state.step) == 0
-    _assert_trees_equal(task.state.params, loaded.params)
-    _assert_trees_equal(task.state.state, loaded.state)
+    assert int(state.step) == 0
+    _assert_trees_equal(state.params, loaded.params)
+    _assert_trees_equal(state.state, loaded.state)
     fresh = setup.build(cfg).optimizer.init(loaded.params)
-    _assert_trees_equal(task.state.opt_state, fresh)
+    _assert_trees_equal(state.opt_state, fresh)
     # not the source's optimizer state, saved beside its params
     template = {"opt_state": fresh}
     saved, _ = checkpoint.restore(loaded.checkpoint, template, partial=True)
@@ -324,19 +325,31 @@ def test_init_from_starts_from_the_source_params_with_a_fresh_optimizer(trained)
     def counts(opt_state):
         return {int(c) for c in jax.tree.leaves(opt_state) if c.dtype == jnp.int32}
 
-    assert counts(task.state.opt_state) == {0}
+    assert counts(state.opt_state) == {0}
     assert counts(saved["opt_state"]) == {loaded.step}
+
+
+def test_a_fine_tuned_run_resumes_without_its_source(trained, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(trained("mlp"), source)
+    cfg = _config("mlp", f'train.init_from="{source}"')
+    first = jnn.train.fit_config(cfg, tmp_path / "tuned", log=None, progress=False)
+    shutil.rmtree(source)  # a resumed run reads its own checkpoint only
+    again = jnn.train.fit_config(cfg, tmp_path / "tuned", log=None, progress=False)
+    assert again.test == first.test
 
 
 def test_init_from_an_incompatible_or_missing_run_fails(trained, tmp_path):
     source = trained("mlp")
     cfg = _config("mlp", "model.hidden=[8]", f'train.init_from="{source}"')
     paths = r"\['hidden_0'\]\['bias'\].*\['hidden_0'\]\['weight'\].*\['output'\]"
+    task, _, _ = supervised_run.task(cfg)
     with pytest.raises(ValueError, match=rf"train\.init_from '.*{paths}"):
-        supervised_run.task(cfg)
+        task.warm_start(task.state)
     cfg = _config("mlp", f'train.init_from="{tmp_path / "nothing"}"')
+    task, _, _ = supervised_run.task(cfg)
     with pytest.raises(FileNotFoundError, match=r"\(does not exist\)"):
-        supervised_run.task(cfg)
+        task.warm_start(task.state)
 
 
 def _fake(folder: Path, **metadata) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jnn import layers
-from jnn.layers.conv import conv, conv_transpose
+from jnn.layers.convolution import conv, conv_transpose
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 

@@ -11,7 +11,7 @@ Imported on first use by `jnn.config`, as the owners import its engine.
 """
 
 from jnn.config import Config
-from jnn.config.engine import Layout, Problem, Tagged
+from jnn.config.loader import Layout, Problem, Tagged
 from jnn.data import config as data_config
 from jnn.gan import config as gan_config
 from jnn.models import config as models_config

@@ -9,14 +9,14 @@ host before any device work starts.
 from pathlib import Path
 
 from jnn import _checks
-from jnn.config import engine
+from jnn.config import loader
 from jnn.data import sine, synthetic, text
 from jnn.data.config import SCHEMA, SOURCES, DataConfig
 from jnn.data.dataset import Dataset, Splits, validate
 from jnn.data.digits import DIGITS_MAX, load_digits
 from jnn.data.mnist import MNIST_MAX, load_mnist
-from jnn.data.normalize import normalize
-from jnn.data.split import split
+from jnn.data.normalization import normalize
+from jnn.data.splitting import split
 
 NAMES = tuple(SOURCES)  # the data sources (`data.name`) of supervised runs
 NUM_CLASSES = {
@@ -73,7 +73,7 @@ def load(cfg: DataConfig) -> Splits:
       >>> [len(s.y) for s in splits[:3]], splits.num_classes
       ([72, 8, 20], 2)
     """
-    engine.check(SCHEMA, cfg, _WHERE, "data")
+    loader.check(SCHEMA, cfg, _WHERE, "data")
     if cfg.name in _MNIST and not cfg.dir:
         raise _checks.value_error(
             _WHERE,
