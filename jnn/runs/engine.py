@@ -17,9 +17,10 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jnn import _checks
-from jnn.runs import checkpoint, loop, progress
+from jnn.runs import checkpoint, loop
 from jnn.runs import resume as resume_lib
 from jnn.runs.callbacks import Callback, CheckpointEnd
+from jnn.runs.progress import bar as progress_bar
 from jnn.runs.rundir import RunDir
 from jnn.runs.signals import Preempted
 from jnn.train import numerics
@@ -106,7 +107,7 @@ def run(
     workdir: str | Path | None = None,
     *,
     log: Callable[[str], None] | None = print,
-    progress_stream=None,
+    progress=None,
     resume: ResumeOptions | None = None,
     stop: Callable[[], int | None] | None = None,
     callbacks: Sequence[Callback] = (),
@@ -119,7 +120,7 @@ def run(
         None means `Settings()`.
       workdir: Run directory, created if needed; None writes nothing.
       log: Called with one line per epoch and a final line (None silences).
-      progress_stream: Where the live progress bar goes, drawn only on a
+      progress: Where the live progress bar goes, drawn only on a
         terminal; None means sys.stderr, False turns it off.
       resume: `ResumeOptions`; None means the defaults: a run directory with
         checkpoints is continued from its newest one, bitwise.
@@ -142,7 +143,7 @@ def run(
     settings = settings or Settings()
     _checks.one_of("run", "resume.mode", resume.mode, resume_lib.MODES)
     _checks.one_of("run", "on_nonfinite", settings.on_nonfinite, numerics.MODES)
-    args = (task, settings, log, progress_stream, resume, stop, tuple(callbacks))
+    args = (task, settings, log, progress, resume, stop, tuple(callbacks))
     if workdir is None:
         return _run(None, *args)
     with RunDir(workdir, break_lock=resume.break_lock) as rundir:
@@ -161,7 +162,7 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
         on_step=_on_step(saver, settings, stop) if rundir or stop else None,
         on_batch=None
         if stream is False
-        else progress.bar(stream or sys.stderr, task.plan.epochs),
+        else progress_bar(stream or sys.stderr, task.plan.epochs),
         callbacks=callbacks,
         params_of=task.params_of,
         on_nonfinite=settings.on_nonfinite,
