@@ -2,19 +2,121 @@
 
 import argparse
 import json
+import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from jnn import _checks
 from jnn import config as config_lib
+from jnn.config import loader as config_loader
 
-_EPILOG = """\
+# Exit statuses, shared by jnn-train, jnn-evaluate and scripts/sample.py.
+OK = 0
+FAILED = 1  # the run failed: non-finite loss, out of memory, I/O error, a bug
+USAGE = 2  # bad input: arguments, config, data files, run directory, checkpoint
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+_STATUSES = """\
+  1    the run failed: non-finite loss, out of memory, an I/O error, or an
+       unexpected error (a bug: rerun with --debug for the traceback)
+  2    bad input: arguments, config file or value, data file, run directory
+       (locked, or refused by --resume) or checkpoint; nothing was trained
+  130  interrupted by Ctrl-C before training started
+"""
+
+_EPILOG = (
+    """\
 exit status:
   0    training finished
-  1    an error (bad config, locked run directory, non-finite loss, ...)
+"""
+    + _STATUSES
+    + """\
   143  pre-empted by SIGTERM (130: SIGINT): the current step finished and a
        checkpoint was committed; run the same command again to resume
+
+Errors print one line, `error: <what to fix>`, to stderr; --debug shows the
+traceback instead.
 """
+)
+
+_MEMORY_HINT = (
+    "lower the sizes in the config: data.num_samples (generated data), the "
+    "model widths (model.hidden, model.channels, ...) or train.batch_size"
+)
+
+# jnn's own messages: `<where>: expected <what>, got <actual>.`
+_JNN_MESSAGE = re.compile(r"expected .*, got ", re.DOTALL)
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    """Add `--debug`: let errors raise with their traceback."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, show the Python traceback instead of one line",
+    )
+
+
+def _is_user_error(error: BaseException) -> bool:
+    if isinstance(error, _checks.JnnError | FileNotFoundError):
+        return True
+    is_value = isinstance(error, ValueError | TypeError)
+    return is_value and bool(_JNN_MESSAGE.search(str(error)))
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    # NumPy raises MemoryError; XLA a runtime error saying RESOURCE_EXHAUSTED.
+    return isinstance(error, MemoryError) or "RESOURCE_EXHAUSTED" in str(error)
+
+
+def _say(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+def guarded(
+    body: Callable[[], int], *, debug: bool, memory_hint: str | None = None
+) -> int:
+    """Run an entry point's `body`; turn errors into one line and a status.
+
+    jnn's errors (they name the file, field or path, and a fix) exit 2;
+    running out of memory (with `memory_hint`), other I/O errors and
+    unexpected errors exit 1, Ctrl-C 130. With `debug` the error is raised
+    as is, with its traceback.
+    """
+    if debug:
+        return body()
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
+    except Exception as error:
+        if _out_of_memory(error):
+            text = str(error) or type(error).__name__
+            _say(
+                f"out of memory: {text}. Hint: {memory_hint or 'use a larger machine'}."
+            )
+            return FAILED
+        if isinstance(error, _checks.JnnError) and _is_failed_run(error):
+            _say(str(error))
+            return FAILED
+        if _is_user_error(error):
+            _say(str(error))
+            return USAGE
+        if isinstance(error, OSError):
+            _say(str(error))
+            return FAILED
+        _say(f"{type(error).__name__}: {error}")
+        print("rerun with --debug for the traceback", file=sys.stderr, flush=True)
+        return FAILED
+
+
+def _is_failed_run(error: BaseException) -> bool:
+    from jnn.train.numerics import NonFiniteError
+
+    return isinstance(error, NonFiniteError)
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -39,17 +141,21 @@ def _train_parser() -> argparse.ArgumentParser:
         help="run directory (default: runs/<config name>-<timestamp>)",
     )
     _add_resume_arguments(parser)
+    add_debug_argument(parser)
     return parser
 
 
 def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume",
-        choices=("auto", "required", "never"),
+        type=_resume_mode,
         default="auto",
+        metavar="{auto,required,never,STEP}",
         help="auto (default): continue from the newest checkpoint in --workdir "
-        "if there is one, else start fresh; required: error if there is none; "
-        "never: start fresh, error if checkpoints exist",
+        "if there is one (a corrupt one is skipped with a warning, for the one "
+        "before it), else start fresh; required: error if there is none; "
+        "never: start fresh, error if checkpoints exist; STEP: continue from "
+        "that step's checkpoint",
     )
     parser.add_argument(
         "--break-lock",
@@ -65,13 +171,25 @@ def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _resume_mode(text: str) -> str | int:
+    if text in ("auto", "required", "never"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"expected auto, required, never or a step number, got {text!r}"
+    )
+
+
 def _fit(cfg, workdir: str, args) -> int:
     """Run `fit_config` with signals caught; return the process exit status."""
     from jnn.runs.engine import ResumeOptions
     from jnn.runs.signals import Preempted, catch_preemption
     from jnn.train import fit_config  # imported late: `--help` stays instant
 
-    resume = ResumeOptions(args.resume, args.break_lock, args.allow_config_change)
+    step = args.resume if isinstance(args.resume, int) else None
+    mode = "required" if step is not None else args.resume
+    resume = ResumeOptions(mode, args.break_lock, args.allow_config_change, step)
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -87,37 +205,78 @@ def _fit(cfg, workdir: str, args) -> int:
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    """Parse arguments, print the resolved config, and call `jnn.train.fit_config`."""
+    """Parse arguments, load the config and call `jnn.train.fit_config`.
+
+    Returns the exit status (see the epilog of `--help`); errors print one
+    line to stderr (`--debug`: raised with their traceback).
+    """
     args = _train_parser().parse_args(argv)
+    return guarded(lambda: _train(args), debug=args.debug, memory_hint=_MEMORY_HINT)
+
+
+def _train(args) -> int:
+    if not args.set:  # an empty file alone would be a run of all defaults
+        config_loader.read_toml(args.config, empty_ok=False)
     cfg = config_lib.load(args.config, args.set)
     workdir = (
         args.workdir
         or f"runs/{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    print(config_lib.to_toml(cfg), flush=True)
     print(f"run directory: {workdir}", flush=True)
     return _fit(cfg, workdir, args)
 
 
+_EVALUATE_EPILOG = (
+    """\
+The report is saved as eval_<split>.json in the run directory of the
+checkpoint (RUN for RUN/checkpoints/ckpt_*; a checkpoint folder copied out of
+its run, with no config.toml above it, gets it beside the folder), or at
+--out.
+
+exit status:
+  0    evaluated, report saved
+"""
+    + _STATUSES
+)
+
+
 def _evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Evaluate a saved jnn run.")
+    parser = argparse.ArgumentParser(
+        description="Evaluate a saved jnn run.",
+        epilog=_EVALUATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("path", help="a run directory or one of its checkpoints")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help="the JSON report to write (default: eval_<split>.json in the run "
+        "directory; see below)",
+    )
+    add_debug_argument(parser)
     return parser
 
 
 def evaluate_main(argv: list[str] | None = None) -> int:
-    """Restore a run's checkpoint, evaluate a split, print and save metrics."""
-    from jnn.runs.evaluate import evaluate, write_report
-    from jnn.runs.restore import run_dir
+    """Restore a run's checkpoint, evaluate a split, print and save metrics.
 
+    Returns the exit status; errors print one line to stderr (`--debug`:
+    raised with their traceback).
+    """
     args = _evaluate_parser().parse_args(argv)
+    return guarded(lambda: _evaluate(args), debug=args.debug)
+
+
+def _evaluate(args) -> int:
+    from jnn.runs.evaluate import evaluate, report_path, write_report
+
     result = evaluate(args.path, args.split)
     print(json.dumps(result, indent=2), flush=True)
-    folder = run_dir(Path(result["checkpoint"]))
-    saved = write_report(result, folder / f"eval_{args.split}.json")
-    print(f"saved to {saved}", flush=True)
-    return 0
+    out = report_path(Path(result["checkpoint"]), args.split, args.out)
+    print(f"saved to {write_report(result, out)}", flush=True)
+    return OK
 
 
 if __name__ == "__main__":

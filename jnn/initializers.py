@@ -133,6 +133,15 @@ _FACTORIES: dict[str, Callable[..., Initializer]] = {
 }
 
 NAMES: tuple[str, ...] = tuple(_FACTORIES)
+# Names usable bare, as a layer's `w_init="he_normal"`: no required arguments.
+BARE_NAMES: tuple[str, ...] = tuple(
+    name
+    for name, factory in _FACTORIES.items()
+    if all(
+        p.default is not inspect.Parameter.empty
+        for p in inspect.signature(factory).parameters.values()
+    )
+)
 
 
 def get(name: str, **kwargs) -> Initializer:
@@ -157,3 +166,34 @@ def get(name: str, **kwargs) -> Initializer:
             "initializers.get", f"arguments of {name!r} among {params}", error
         ) from None
     return factory(**kwargs)
+
+
+def resolve(where: str, name: str, value, default: Initializer) -> Initializer:
+    """Return `value` as an initializer: None gives `default`, a name its `get`.
+
+    Layers call this eagerly in their constructors, so `dense(4,
+    w_init="he_normal")` works and a typo fails at construction, naming the
+    argument.
+
+    Raises:
+      ValueError: if `value` is a string that is not a name usable without
+        arguments (the message lists them and suggests the closest).
+      TypeError: if `value` is neither None, a string nor callable.
+
+    Example:
+      >>> resolve("dense", "w_init", "he_normal", zeros()) is not None
+      True
+    """
+    if value is None:
+        return default
+    expected = f"`{name}` to be an initializer or one of {sorted(BARE_NAMES)}"
+    if isinstance(value, str):
+        if value in BARE_NAMES:
+            return get(value)
+        hint = _checks.did_you_mean(value, BARE_NAMES)
+        if value in NAMES:
+            hint = f"{value!r} takes arguments; pass jnn.initializers.{value}(...)"
+        raise _checks.value_error(where, expected, repr(value), hint)
+    if not callable(value):
+        raise _checks.type_error(where, expected, repr(value))
+    return value

@@ -20,6 +20,7 @@ import sys
 import jax
 
 import jnn
+from jnn.cli import USAGE, add_debug_argument, guarded
 from jnn.generation import language_model as sampling
 
 
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--prime", default="The ", help="text the sample continues")
     parser.add_argument("--seed", type=int, default=0, help="sampling PRNG seed")
+    add_debug_argument(parser)
     return parser
 
 
@@ -45,15 +47,22 @@ def _sample_text(run, args) -> str:
     )
 
 
-def _run_path(argv: list[str]) -> str | None:
+def _peek(argv: list[str]) -> argparse.Namespace:
+    """The run path and --debug, before the sampler (and its options) is known."""
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("path", nargs="?")
-    return peek.parse_known_args(argv)[0].path
+    peek.add_argument("--debug", action="store_true")
+    return peek.parse_known_args(argv)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Sample the run at argv's path; return the exit status of `jnn.cli`."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    path = _run_path(argv)
+    peek = _peek(argv)
+    return guarded(lambda: _main(argv, peek.path), debug=peek.debug)
+
+
+def _main(argv: list[str], path: str | None) -> int:
     if path is not None and jnn.load_run(path).task == "gan":
         from jnn.gan import sample as gan_sample  # its own options (--num, ...)
 
@@ -63,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     kind = getattr(getattr(run.config, "model", None), "kind", None)
     if kind != "rnn_lm":
         print(
-            f"sample: expected a GAN run or a run of kind rnn_lm, got {kind!r}.",
+            f"error: sample: expected a GAN run or a run of kind rnn_lm, got {kind!r} "
+            f"at '{run.checkpoint}'.",
             file=sys.stderr,
         )
-        return 2
+        return USAGE
     print(_sample_text(run, args), flush=True)
     return 0
 

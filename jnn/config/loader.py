@@ -94,15 +94,24 @@ def setting(
 # -- reading -------------------------------------------------------------------
 
 
-def read_toml(where: str) -> dict[str, Any]:
+def read_toml(where: str, *, empty_ok: bool = True) -> dict[str, Any]:
     """Read the TOML file `where`; errors name it (and the line, for syntax).
 
+    Args:
+      where: The file's path.
+      empty_ok: Whether a file without settings (blank, or comments only)
+        is fine: True for `load` with overrides to fill it in; the CLI
+        passes False when there are none, so an empty file is not a run of
+        all defaults by mistake.
+
     Raises:
-      ValueError: if the file is missing (suggesting a neighbour) or not TOML.
+      ValueError: if the file is missing (suggesting a neighbour), a
+        directory, not UTF-8 text (e.g. a binary file), not TOML, or holds
+        no settings while not `empty_ok`.
     """
     try:
         with open(where, "rb") as file:
-            return tomllib.load(file)
+            data = file.read()
     except FileNotFoundError:
         known = [str(p) for p in sorted(Path(where).parent.glob("*.toml"))]
         raise _checks.value_error(
@@ -111,8 +120,25 @@ def read_toml(where: str) -> dict[str, Any]:
             "no such file",
             _checks.did_you_mean(where, known),
         ) from None
+    except IsADirectoryError:
+        raise _checks.value_error(
+            where, "a TOML file", "a directory", "pass e.g. configs/mlp_digits.toml"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        got = f"bytes that are not UTF-8 text (at byte {error.start})"
+        hint = "pass a .toml config, not a binary file (a checkpoint, an .npz)"
+        raise _checks.value_error(where, "a UTF-8 TOML text file", got, hint) from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise _checks.value_error(where, "valid TOML", f"'{error}'") from None
+    if not raw and not empty_ok:
+        got = "an empty file" if not text.strip() else "only comments"
+        hint = "start from a file in configs/, e.g. configs/mlp_digits.toml"
+        raise _checks.value_error(where, "a TOML config with settings", got, hint)
+    return raw
 
 
 def apply_overrides(raw: dict, overrides: Sequence[str], source: str) -> tuple:

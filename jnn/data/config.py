@@ -15,10 +15,19 @@ from jnn.config.loader import (
     POSITIVE,
     SEED,
     Problem,
+    Rule,
     Tagged,
     setting,
 )
 from jnn.data.normalization import METHODS
+
+MAX_SAMPLES = 10**8
+# Generated data sets (and GAN's ring): > 0, and few enough to hold in memory.
+NUM_SAMPLES = Rule(
+    "> 0 and <= 10**8",
+    lambda v: 0 < v <= MAX_SAMPLES,
+    "generated data is held in memory; 10**3 to 10**5 suit these toy sets",
+)
 
 
 def fractions_sum(cfg, path: str = "data") -> Problem | None:
@@ -96,7 +105,7 @@ class SyntheticConfig:
     """Generated 2-D points: moons, spirals (2 classes) or linear regression."""
 
     name: str = "moons"  # moons | spirals | linear
-    num_samples: int = setting(1000, rule=POSITIVE)  # points generated
+    num_samples: int = setting(1000, rule=NUM_SAMPLES)  # points generated
     noise: float = setting(0.1, rule=NON_NEGATIVE)  # noise level
     seed: int = _seed()
     val_fraction: float = _val()
@@ -111,7 +120,7 @@ class SineConfig:
     """Noisy multi-frequency sine series: forecast `horizon` values."""
 
     name: str = "sine"
-    num_samples: int = setting(1000, rule=POSITIVE)  # independent series
+    num_samples: int = setting(1000, rule=NUM_SAMPLES)  # independent series
     noise: float = setting(0.1, rule=NON_NEGATIVE)  # Gaussian noise std
     seed: int = _seed()
     seq_len: int = setting(32, rule=POSITIVE)  # time steps T the model reads

@@ -1,5 +1,9 @@
 """`summary(model, x_spec)`: a table of layer paths, output shapes, params, FLOPs.
 
+Trainable parameters (`params`) and state (`state`, e.g. batch-norm running
+statistics, which the optimizer never updates) are counted apart, per row and
+in total.
+
 Layers are plain (init, apply) closures, so there is no module tree to walk.
 Two things stand in for one: the params tree (paths and counts) and the jaxpr
 of `apply`, in which the combinators label each child's operations with
@@ -32,8 +36,9 @@ class Row(NamedTuple):
     path: str  # key path in the params tree, e.g. "hidden_0" or "1/body/0"
     kind: str  # the constructor that built the layer, e.g. "dense"
     output: tuple[tuple[int, ...], ...]  # output shapes; () if it runs no ops
-    params: int
+    params: int  # trainable parameters (the params tree)
     flops: int
+    state: int = 0  # state elements, e.g. batch-norm running mean and var
 
 
 class Summary(NamedTuple):
@@ -41,8 +46,9 @@ class Summary(NamedTuple):
 
     rows: tuple[Row, ...]
     input: tuple[int, ...]
-    params: int
+    params: int  # trainable parameters
     flops: int
+    state: int = 0  # state elements (not trained), e.g. running statistics
 
     def __str__(self) -> str:
         return table(self)
@@ -66,6 +72,13 @@ def summary(model: Layer, x_spec, *, key=None) -> Summary:
       [('0', 'dense', ((1, 8),), 32, 48), ('1', 'activation', ((1, 8),), 0, 0), ('2', 'dense', ((1, 2),), 18, 32)]
       >>> s.params, s.flops
       (50, 80)
+
+      State (e.g. batch-norm running statistics) is counted apart from params:
+
+      >>> from jnn.layers import batch_norm
+      >>> s = summary(serial(dense(4), batch_norm()), jnp.zeros((2, 3)))
+      >>> [(r.kind, r.params, r.state) for r in s.rows], (s.params, s.state)
+      ([('dense', 16, 0), ('batch_norm', 8, 8)], (24, 8))
     """
     x_spec = jax.ShapeDtypeStruct(x_spec.shape, x_spec.dtype)
     key = jax.random.key(0) if key is None else key
@@ -85,10 +98,30 @@ def summary(model: Layer, x_spec, *, key=None) -> Summary:
                 flops=sum(
                     _flops(e) for e, i in zip(evals.eqns, inside, strict=True) if i
                 ),
+                state=params_lib.count(_node_at(state, path)),
             )
         )
     flops = sum(_flops(e) for e in evals.eqns)
-    return Summary(tuple(rows), tuple(x_spec.shape), params_lib.count(params), flops)
+    counts = params_lib.count(params), flops, params_lib.count(state)
+    return Summary(tuple(rows), tuple(x_spec.shape), *counts)
+
+
+def _node_at(tree, path: tuple[str, ...]):
+    """The node of `tree` at a params-tree `path`, or {} where it has none.
+
+    Combinators build the state tree with the params tree's containers, so a
+    row's path finds its layer's state.
+    """
+    for name in path:
+        if isinstance(tree, dict) and name in tree:
+            tree = tree[name]
+        elif (
+            isinstance(tree, tuple | list) and name.isdigit() and int(name) < len(tree)
+        ):
+            tree = tree[int(name)]
+        else:
+            return {}
+    return tree
 
 
 def _ordered_specs(model: Layer, key, x_spec):
@@ -219,20 +252,25 @@ def _flops(eqn) -> int:
 
 
 def table(s: Summary) -> str:
-    """Render a `Summary` as an aligned text table with a totals line."""
-    head = ("path", "layer", "output shape", "params", "FLOPs")
+    """Render a `Summary` as an aligned text table with a totals line.
+
+    `params` counts trainable parameters and `state` the elements of the state
+    tree (not trained, e.g. running statistics); each has its own total.
+    """
+    head = ("path", "layer", "output shape", "params", "state", "FLOPs")
     body = [
         (
             r.path or "(model)",
             r.kind,
             ", ".join(map(str, r.output)) or "-",
             f"{r.params:,}",
+            f"{r.state:,}",
             f"{r.flops:,}",
         )
         for r in s.rows
     ]
-    total = ("total", "", "", f"{s.params:,}", f"{s.flops:,}")
-    widths = [max(len(line[i]) for line in (head, *body, total)) for i in range(5)]
+    total = ("total", "", "", f"{s.params:,}", f"{s.state:,}", f"{s.flops:,}")
+    widths = [max(len(line[i]) for line in (head, *body, total)) for i in range(6)]
 
     def fmt(line):
         left = [c.ljust(w) for c, w in zip(line[:3], widths, strict=False)]

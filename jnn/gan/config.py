@@ -18,6 +18,7 @@ from jnn.config.loader import (
     Tagged,
     setting,
 )
+from jnn.data.config import NUM_SAMPLES
 from jnn.gan import losses
 from jnn.gan.models import ARCHITECTURES
 from jnn.train import numerics
@@ -84,6 +85,9 @@ class GanTrainConfig:
     keep_checkpoints: int = setting(0, rule=NON_NEGATIVE)  # newest kept; 0 = all
     on_nonfinite: str = setting("stop", choices=numerics.MODES)  # NaN/Inf: stop | skip
     tensorboard: bool = False  # also write scalars to RUN/tensorboard/
+    tensorboard_every_steps: int = setting(  # per-step train loss every N; 0 = off
+        0, rule=NON_NEGATIVE, read_if=("tensorboard", (True,))
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class RingConfig:
     """8 Gaussians evenly spaced on a circle: the mode-collapse test."""
 
     name: str = "ring"
-    num_samples: int = setting(1000, rule=POSITIVE)  # real points drawn once
+    num_samples: int = setting(1000, rule=NUM_SAMPLES)  # real points drawn once
     noise: float = setting(0.1, rule=POSITIVE)  # std of each Gaussian
     seed: int = setting(0, rule=SEED)  # seed of the real points
     radius: float = setting(2.0, rule=POSITIVE)  # radius of the mode centres

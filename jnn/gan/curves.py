@@ -1,4 +1,4 @@
-"""Training curves of a GAN run as PNG: both losses and the quality measure.
+"""GAN pictures drawn with matplotlib: training curves and the ring's scatter.
 
 matplotlib is optional (the `plot` and `test` extras); `jnn.diagnostics.plot.new_figure`
 imports it only when a plot is drawn.
@@ -7,7 +7,9 @@ imports it only when a plot is drawn.
 from collections.abc import Sequence
 from pathlib import Path
 
-from jnn.diagnostics.plot import new_figure
+import numpy as np
+
+from jnn.diagnostics.plot import new_figure, pixels
 
 
 def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
@@ -38,3 +40,34 @@ def plot_curves(records: Sequence[dict], path, quality: Sequence[str]) -> Path:
     path = Path(path)
     fig.savefig(path, dpi=80)
     return path
+
+
+def ring_scatter(samples: np.ndarray, centres: np.ndarray, extent: float) -> np.ndarray:
+    """A scatter of 2-D `samples` with the true mode `centres`, as uint8 RGB.
+
+    Axes, the centres as red crosses and a legend: what the dependency-free
+    `jnn.gan.png.scatter_image` cannot draw.
+
+    Args:
+      samples: (N, 2) generated points.
+      centres: (M, 2) true mode centres, e.g. `jnn.gan.data.ring_centres`.
+      extent: Both axes span [-extent, extent].
+
+    Returns:
+      An image (H, W, 3) uint8, for `jnn.gan.png.write_png`.
+
+    Raises:
+      ImportError: with an install hint, if matplotlib is missing.
+    """
+    samples, centres = np.asarray(samples), np.asarray(centres)
+    fig = new_figure(figsize=(5, 5), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    modes = f"true modes ({len(centres)})"
+    ax.scatter(*centres.T, s=160, marker="x", linewidths=2, c="tab:red", label=modes)
+    ax.scatter(*samples.T, s=4, alpha=0.6, c="tab:blue", label="samples")  # on top
+    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="x", ylabel="y")
+    ax.set_aspect("equal")
+    ax.set_title(f"{len(samples)} samples")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    return pixels(fig)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _checks
+from jnn.cli import add_debug_argument, guarded
 from jnn.gan import png, task
 from jnn.runs.restore import load_run
 
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "--interpolate", action="store_true", help="latent interpolation rows"
     )
     parser.add_argument("--steps", type=int, default=8, help="images per row")
+    add_debug_argument(parser)
     return parser
 
 
@@ -39,8 +41,16 @@ def interpolation_noise(key, rows: int, steps: int, latent_dim: int) -> jax.Arra
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, sample the checkpoint, write the PNG, print its path."""
+    """Parse arguments, sample the checkpoint, write the PNG, print its path.
+
+    Returns the exit status of `jnn.cli` (2 for a bad run path or option);
+    errors print one line to stderr (`--debug`: raised with a traceback).
+    """
     args = _parser().parse_args(argv)
+    return guarded(lambda: _main(args), debug=args.debug)
+
+
+def _main(args) -> int:
     for name in ("num", "steps"):
         _checks.positive_int("sample", f"--{name}", getattr(args, name))
     run = load_run(args.path)

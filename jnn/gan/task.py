@@ -182,6 +182,13 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
             "inputs": {"shape": [cfg.gan.latent_dim], "dtype": "float32"},
         },
         finish=finish,
+        facts={
+            "data": f"{len(real.x):,} real examples of "
+            + ("x".join(str(n) for n in real.x.shape[1:]) or "scalar")
+            + f"; batch {cfg.train.batch_size}, {cfg.train.steps:,} steps "
+            f"in periods of {cfg.train.eval_every:,}",
+            "config": supervised_run.config_changes(cfg),
+        },
     )
     train = cfg.train
     settings = Settings(
@@ -189,6 +196,7 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
         keep_checkpoints=train.keep_checkpoints,
         on_nonfinite=train.on_nonfinite,
         tensorboard=train.tensorboard,
+        tensorboard_every=train.tensorboard_every_steps,
     )
     return made, settings, ()
 
@@ -218,11 +226,18 @@ def _history(run_dir: Path) -> list[dict]:
 
 
 def sample_picture(cfg, samples: np.ndarray) -> np.ndarray:
-    """A uint8 picture of samples: a scatter for the ring, else an 8-wide grid."""
+    """A uint8 picture of samples: a scatter for the ring, else an 8-wide grid.
+
+    The ring's scatter has axes, the true mode centres and a legend when
+    matplotlib is installed, else it is `png.scatter_image`'s plain dots.
+    """
     if samples.ndim == 2:
         radius = cfg.data.radius
         marks = data.ring_centres(radius)
-        return png.scatter_image(samples, extent=1.5 * radius, marks=marks)
+        try:
+            return curves.ring_scatter(samples, marks, 1.5 * radius)
+        except ImportError:  # matplotlib is optional: the dependency-free picture
+            return png.scatter_image(samples, extent=1.5 * radius, marks=marks)
     return png.image_grid(
         samples[:64], columns=8, scale=4 if samples.shape[1] < 16 else 2
     )

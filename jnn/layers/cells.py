@@ -96,9 +96,14 @@ _DEFAULT_INITS = (
 )
 
 
-def _defaults(w_i_init, w_h_init, b_init) -> tuple[Initializer, ...]:
+def _defaults(where, w_i_init, w_h_init, b_init) -> tuple[Initializer, ...]:
+    """Resolve the three initializers (callables, names or None for defaults)."""
+    names = ("w_i_init", "w_h_init", "b_init")
     chosen = (w_i_init, w_h_init, b_init)
-    return tuple(c or d for c, d in zip(chosen, _DEFAULT_INITS, strict=True))
+    return tuple(
+        initializers.resolve(where, name, value, default)
+        for name, value, default in zip(names, chosen, _DEFAULT_INITS, strict=True)
+    )
 
 
 def _zeros_carry(where: str, features: int):
@@ -116,9 +121,9 @@ def _row(v):
 def simple_rnn_cell(
     features: int,
     *,
-    w_i_init: Initializer | None = None,
-    w_h_init: Initializer | None = None,
-    b_init: Initializer | None = None,
+    w_i_init: Initializer | str | None = None,
+    w_h_init: Initializer | str | None = None,
+    b_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Cell:
     """Build an Elman RNN cell: `h_t = tanh(x_t @ w_i + h_{t-1} @ w_h + bias)`.
@@ -130,10 +135,10 @@ def simple_rnn_cell(
 
     Args:
       features: Hidden size H. Must be > 0.
-      w_i_init: Initializer for `w_i`. Default Glorot-uniform (Keras' default).
-      w_h_init: Initializer for `w_h`. Default orthogonal, which keeps the
+      w_i_init: Initializer or its name for `w_i`. Default Glorot-uniform (Keras' default).
+      w_h_init: Initializer or its name for `w_h`. Default orthogonal, which keeps the
         recurrent map norm-preserving at init.
-      b_init: Initializer for `bias`. Default zeros.
+      b_init: Initializer or its name for `bias`. Default zeros.
       param_dtype: Dtype of the parameters. Default float32.
 
     Shapes:
@@ -145,8 +150,9 @@ def simple_rnn_cell(
     Raises:
       ValueError: if `features` is not > 0, x_t is not (B, F_in) with the
         initialised F_in, the carry is not (B, H), or `batch_size` < 0.
-      TypeError: if `features` or `batch_size` is not an int, or x_t is not
-        floating point.
+      TypeError: if `features` or `batch_size` is not an int, x_t is not
+        floating point, or an `*_init` is neither callable nor a name
+        (ValueError for an unknown name).
 
     Example:
       >>> cell = simple_rnn_cell(4)
@@ -157,7 +163,7 @@ def simple_rnn_cell(
     """
     where = "simple_rnn_cell"
     _checks.positive_int(where, "features", features)
-    inits = _defaults(w_i_init, w_h_init, b_init)
+    inits = _defaults(where, w_i_init, w_h_init, b_init)
 
     def init(key, x_spec):
         return _init_gates(key, x_spec, where, features, 1, inits, param_dtype)
@@ -175,9 +181,9 @@ def lstm_cell(
     features: int,
     *,
     forget_bias: float = 1.0,
-    w_i_init: Initializer | None = None,
-    w_h_init: Initializer | None = None,
-    b_init: Initializer | None = None,
+    w_i_init: Initializer | str | None = None,
+    w_h_init: Initializer | str | None = None,
+    b_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Cell:
     """Build an LSTM cell with PyTorch's equations and gate order (i, f, g, o).
@@ -193,10 +199,10 @@ def lstm_cell(
       features: Hidden size H. Must be > 0.
       forget_bias: Added to the forget-gate slice `bias[H:2H]` at init, so the
         cell remembers by default (Jozefowicz et al. 2015). Default 1.0.
-      w_i_init: Initializer for `w_i`. Default Glorot-uniform.
-      w_h_init: Initializer for each (H, H) gate block of `w_h`. Default
+      w_i_init: Initializer or its name for `w_i`. Default Glorot-uniform.
+      w_h_init: Initializer or its name for each (H, H) gate block of `w_h`. Default
         orthogonal.
-      b_init: Initializer for `bias` before `forget_bias`. Default zeros.
+      b_init: Initializer or its name for `bias` before `forget_bias`. Default zeros.
       param_dtype: Dtype of the parameters. Default float32.
 
     Shapes:
@@ -210,12 +216,13 @@ def lstm_cell(
         is not (B, F_in) with the initialised F_in, h is not (B, H), or
         `batch_size` < 0.
       TypeError: if `features` or `batch_size` is not an int, `forget_bias`
-        not a number, or x_t is not floating point.
+        not a number, x_t is not floating point, or an `*_init` is neither
+        callable nor a name (ValueError for an unknown name).
     """
     where = "lstm_cell"
     _checks.positive_int(where, "features", features)
     _checks.finite_float(where, "forget_bias", forget_bias)
-    inits = _defaults(w_i_init, w_h_init, b_init)
+    inits = _defaults(where, w_i_init, w_h_init, b_init)
     zeros = _zeros_carry(where, features)
 
     def init(key, x_spec):
@@ -242,9 +249,9 @@ def lstm_cell(
 def gru_cell(
     features: int,
     *,
-    w_i_init: Initializer | None = None,
-    w_h_init: Initializer | None = None,
-    b_init: Initializer | None = None,
+    w_i_init: Initializer | str | None = None,
+    w_h_init: Initializer | str | None = None,
+    b_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Cell:
     """Build a GRU cell with PyTorch's equations and gate order (r, z, n).
@@ -261,10 +268,10 @@ def gru_cell(
 
     Args:
       features: Hidden size H. Must be > 0.
-      w_i_init: Initializer for `w_i`. Default Glorot-uniform.
-      w_h_init: Initializer for each (H, H) gate block of `w_h`. Default
+      w_i_init: Initializer or its name for `w_i`. Default Glorot-uniform.
+      w_h_init: Initializer or its name for each (H, H) gate block of `w_h`. Default
         orthogonal.
-      b_init: Initializer for `bias` and `bias_hn`. Default zeros.
+      b_init: Initializer or its name for `bias` and `bias_hn`. Default zeros.
       param_dtype: Dtype of the parameters. Default float32.
 
     Shapes:
@@ -276,12 +283,13 @@ def gru_cell(
     Raises:
       ValueError: if `features` is not > 0, x_t is not (B, F_in) with the
         initialised F_in, the carry is not (B, H), or `batch_size` < 0.
-      TypeError: if `features` or `batch_size` is not an int, or x_t is not
-        floating point.
+      TypeError: if `features` or `batch_size` is not an int, x_t is not
+        floating point, or an `*_init` is neither callable nor a name
+        (ValueError for an unknown name).
     """
     where = "gru_cell"
     _checks.positive_int(where, "features", features)
-    inits = _defaults(w_i_init, w_h_init, b_init)
+    inits = _defaults(where, w_i_init, w_h_init, b_init)
 
     def init(key, x_spec):
         params = _init_gates(key, x_spec, where, features, 3, inits, param_dtype)

@@ -106,9 +106,31 @@ def _padding(where: str, padding, rank: int, explicit: bool = True):
     )
 
 
+_KINDS = {1: "sequences", 2: "images", 3: "volumes"}
+
+
+def missing_axis_hint(shape: Sequence[int], rank: int) -> str | None:
+    """The fix for a (B, *S, C) input one axis short, which may be either axis.
+
+    (28, 28, 1) lacks the batch axis and (B, 28, 28) the channel axis: the same
+    rank, so the hint names both, the likelier first. Sequences (B, W) and a
+    wide last axis (not a channel count such as 1, 3 or 4) put the channel first.
+    """
+    if len(shape) != rank + 1:
+        return None
+    spatial = ", ".join(_SPATIAL[-rank:])
+    batch = f"if x is one example ({spatial}, C), add a batch axis, x[None]"
+    channel = (
+        f"if x is a batch of single-channel {_KINDS.get(rank, 'inputs')} "
+        f"(B, {spatial}), add the channel axis, x[..., None]"
+    )
+    channel_first = rank == 1 or shape[-1] > 4
+    return "; ".join((channel, batch) if channel_first else (batch, channel))
+
+
 def _check_input(where: str, x, rank: int) -> None:
     """Raise unless x is floating with shape (B, *S, C), `rank` spatial axes."""
-    hint = "add a batch axis, e.g. x[None]" if len(x.shape) == rank + 1 else None
+    hint = missing_axis_hint(x.shape, rank)
     legend = f"{_legend(rank)} for a {rank}-D kernel"
     _checks.expect_rank(where, x, rank + 2, legend, hint)
     _checks.expect_floating(where, "x", x)
@@ -183,8 +205,8 @@ def conv(
     dilation: int | Sequence[int] = 1,
     groups: int = 1,
     use_bias: bool = True,
-    w_init: Initializer | None = None,
-    b_init: Initializer | None = None,
+    w_init: Initializer | str | None = None,
+    b_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Layer:
     """Apply a channels-last convolution (cross-correlation) over 1-3 spatial axes.
@@ -200,9 +222,9 @@ def conv(
       groups: Feature groups; C and `features` must divide by it; `groups=C` is
         depthwise. Default 1.
       use_bias: Whether to add a learned bias. Default True.
-      w_init: Initializer for `weight`. Default LeCun-normal with fan-in
+      w_init: Initializer or its name for `weight`. Default LeCun-normal with fan-in
         prod(kernel_size) * C / groups, as for `dense`.
-      b_init: Initializer for `bias`. Default zeros.
+      b_init: Initializer or its name for `bias`. Default zeros.
       param_dtype: Dtype of the parameters. Default float32.
 
     Shapes:
@@ -221,10 +243,11 @@ def conv(
       ValueError: if `features`, `groups`, a kernel size, stride or dilation is
         not > 0, a tuple has the wrong length, `padding` is an unknown string,
         negative or not one pair per axis, `features` or C is not divisible by
-        `groups`, x has the wrong rank (with a hint if only the batch axis is
-        missing) or channels, or the window is larger than the padded input.
+        `groups`, x has the wrong rank (with a hint if one axis is missing:
+        batch or channel) or channels, or the window is larger than the padded input.
       TypeError: if `kernel_size` is not a tuple/list, a size is not an int,
-        `padding` has the wrong kind, or x is not floating point.
+        `padding` has the wrong kind, x is not floating point, or an `*_init`
+        is neither callable nor a name (ValueError for an unknown name).
 
     Example:
       >>> import jax.random as jr
@@ -243,8 +266,9 @@ def conv(
             "conv", f"`features` divisible by `groups`={groups}", f"features={features}"
         )
     rank, dims = len(kernel_size), _dimension_numbers(len(kernel_size))
-    w_init = w_init or initializers.lecun_normal()  # fan-in over axes (*K, C_in)
-    b_init = b_init or initializers.zeros()
+    lecun = initializers.lecun_normal()  # fan-in over axes (*K, C_in)
+    w_init = initializers.resolve("conv", "w_init", w_init, lecun)
+    b_init = initializers.resolve("conv", "b_init", b_init, initializers.zeros())
 
     def init(key, x_spec):
         _check_input("conv", x_spec, rank)
@@ -290,8 +314,8 @@ def conv_transpose(
     padding: str | int | Sequence[tuple[int, int]] = "SAME",
     dilation: int | Sequence[int] = 1,
     use_bias: bool = True,
-    w_init: Initializer | None = None,
-    b_init: Initializer | None = None,
+    w_init: Initializer | str | None = None,
+    b_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Layer:
     """Apply a transposed (fractionally strided) convolution; upsamples by `stride`.
@@ -308,8 +332,8 @@ def conv_transpose(
       padding: "SAME" or "VALID" (see Shapes). Default "SAME".
       dilation: Int or r ints: kernel dilation. Default 1.
       use_bias: Whether to add a learned bias. Default True.
-      w_init: Initializer for `weight`. Default LeCun-normal, fan-in prod(K) * C.
-      b_init: Initializer for `bias`. Default zeros.
+      w_init: Initializer or its name for `weight`. Default LeCun-normal, fan-in prod(K) * C.
+      b_init: Initializer or its name for `bias`. Default zeros.
       param_dtype: Dtype of the parameters. Default float32.
 
     Shapes:
@@ -326,9 +350,11 @@ def conv_transpose(
     Raises:
       ValueError: if `features`, a kernel size, stride or dilation is not > 0, a
         tuple has the wrong length, `padding` is an unknown string, or x has the
-        wrong rank (with a hint if only the batch axis is missing) or channels.
+        wrong rank (hinting at the batch or channel axis if one is missing) or
+        channels.
       TypeError: if `kernel_size` is not a tuple/list, `padding` is not a
-        string, a size is not an int, or x is not floating point.
+        string, a size is not an int, x is not floating point, or an `*_init`
+        is neither callable nor a name (ValueError for an unknown name).
 
     Example:
       >>> import jax.random as jr
@@ -343,8 +369,8 @@ def conv_transpose(
         where, kernel_size, stride, dilation, padding, explicit=False
     )
     rank, dims = len(kernel_size), _dimension_numbers(len(kernel_size))
-    w_init = w_init or initializers.lecun_normal()
-    b_init = b_init or initializers.zeros()
+    w_init = initializers.resolve(where, "w_init", w_init, initializers.lecun_normal())
+    b_init = initializers.resolve(where, "b_init", b_init, initializers.zeros())
 
     def init(key, x_spec):
         _check_input(where, x_spec, rank)

@@ -15,8 +15,8 @@ def dense(
     features: int,
     *,
     use_bias: bool = True,
-    w_init: Initializer | None = None,
-    b_init: Initializer | None = None,
+    w_init: Initializer | str | None = None,
+    b_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Layer:
     """Apply an affine map `y = x @ weight + bias` over the last axis.
@@ -24,9 +24,9 @@ def dense(
     Args:
       features: Number of output features. Must be > 0.
       use_bias: Whether to add a learned bias. Default True.
-      w_init: Initializer for `weight`. Default LeCun-normal (unit variance
+      w_init: Initializer or its name for `weight`. Default LeCun-normal (unit variance
         output for unit-variance input); use He for ReLU stacks.
-      b_init: Initializer for `bias`. Default zeros.
+      b_init: Initializer or its name for `bias`. Default zeros.
       param_dtype: Dtype of the parameters. Default float32.
 
     Shapes:
@@ -41,7 +41,8 @@ def dense(
     Raises:
       ValueError: if `features` is not > 0, if x has rank 0, or if x's last
         axis differs from the F_in the layer was initialised with.
-      TypeError: if `features` is not an int or x is not floating point.
+      TypeError: if `features` is not an int, x is not floating point, or an
+        `*_init` is neither callable nor a name (ValueError for an unknown name).
 
     Example:
       >>> import jax.random as jr
@@ -51,8 +52,10 @@ def dense(
       (2, 4)
     """
     _checks.positive_int("dense", "features", features)
-    w_init = w_init or initializers.lecun_normal()
-    b_init = b_init or initializers.zeros()
+    w_init = initializers.resolve(
+        "dense", "w_init", w_init, initializers.lecun_normal()
+    )
+    b_init = initializers.resolve("dense", "b_init", b_init, initializers.zeros())
 
     def init(key, x_spec):
         _checks.expect_min_rank("dense", x_spec, 1, "(*B, F_in)")

@@ -33,7 +33,7 @@ def embedding(
     num_embeddings: int,
     features: int,
     *,
-    e_init: Initializer | None = None,
+    e_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Layer:
     """Map integer ids to rows of a learned table: `y = embedding[ids]`.
@@ -46,7 +46,7 @@ def embedding(
     Args:
       num_embeddings: Vocabulary size V. Must be > 0.
       features: Size of each embedding vector. Must be > 0.
-      e_init: Initializer for `embedding`. Default N(0, 1), as PyTorch and
+      e_init: Initializer or its name for `embedding`. Default N(0, 1), as PyTorch and
         Flax: unit-variance inputs for the layers above.
       param_dtype: Dtype of the table. Default float32.
 
@@ -62,8 +62,9 @@ def embedding(
     Raises:
       ValueError: if `num_embeddings` or `features` is not > 0, or concrete
         ids fall outside [0, V).
-      TypeError: if `num_embeddings` or `features` is not an int, or the ids
-        are not integers.
+      TypeError: if `num_embeddings` or `features` is not an int, the ids
+        are not integers, or `e_init` is neither callable nor a name
+        (ValueError for an unknown name).
 
     Example:
       >>> import jax.random as jr
@@ -75,7 +76,9 @@ def embedding(
     """
     _checks.positive_int("embedding", "num_embeddings", num_embeddings)
     _checks.positive_int("embedding", "features", features)
-    e_init = e_init or initializers.normal(1.0)
+    e_init = initializers.resolve(
+        "embedding", "e_init", e_init, initializers.normal(1.0)
+    )
 
     def init(key, x_spec):
         _check_ids(x_spec)

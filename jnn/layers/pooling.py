@@ -15,9 +15,9 @@ from jax import lax
 
 from jnn import _checks
 from jnn._types import Layer
+from jnn.layers.convolution import missing_axis_hint
 
 _LEGENDS = {1: "(B, W, C)", 2: "(B, H, W, C)", 3: "(B, D, H, W, C)"}
-_BATCH_HINT = "add a batch axis, e.g. x[None]"
 _PADDINGS = ("SAME", "VALID")
 
 
@@ -94,7 +94,7 @@ def _pairs(where: str, padding, rank: int) -> tuple[tuple[int, int], ...]:
 
 def _check_input(where: str, x, rank: int, legend: str) -> None:
     """Raise unless x is floating with shape (B, *spatial, C) and no empty axis."""
-    hint = _BATCH_HINT if len(x.shape) == rank + 1 else None
+    hint = missing_axis_hint(x.shape, rank)
     _checks.expect_rank(where, x, rank + 2, legend, hint)
     _checks.expect_floating(where, "x", x)
     if 0 in x.shape[1:-1]:

@@ -23,6 +23,11 @@ from jnn._types import Layer
 from jnn.layers.cells import Cell
 
 SEQ_LEGEND = "(B, T, F)"
+# (B, T) is far likelier a batch of scalar sequences than one sequence (T, F).
+SEQ_HINT = (
+    "if x is a batch of sequences of single features (B, T), add the feature "
+    "axis, x[..., None]; if x is one sequence (T, F), add a batch axis, x[None]"
+)
 PAIR_HINT = "pass an array x of shape (B, T, F) or a pair (x, lengths)"
 
 
@@ -62,7 +67,9 @@ def _check_array(where: str, name: str, value) -> None:
 def _check_sequence(where: str, x, lengths) -> None:
     """Validate a (B, T, F) floating input and optional (B,) int lengths."""
     _check_array(where, "x", x)
-    _checks.expect_rank(where, x, 3, SEQ_LEGEND, "add a time axis, e.g. x[:, None]")
+    _checks.expect_rank(
+        where, x, 3, SEQ_LEGEND, SEQ_HINT if len(x.shape) == 2 else None
+    )
     _checks.expect_floating(where, "x", x)
     if lengths is None:
         return

@@ -17,10 +17,10 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jnn import _checks
-from jnn.runs import checkpoint, loop
+from jnn.runs import checkpoint, console, loop, tensorboard
+from jnn.runs import progress as progress_lib
 from jnn.runs import resume as resume_lib
 from jnn.runs.callbacks import Callback, CheckpointEnd
-from jnn.runs.progress import bar as progress_bar
 from jnn.runs.rundir import RunDir
 from jnn.runs.signals import Preempted
 from jnn.train import numerics
@@ -54,6 +54,9 @@ class Task(NamedTuple):
         artefacts after the final checkpoint; its entries join results.json.
       warm_start: `warm_start(state) -> state` applied to a run that starts
         fresh (not to a resumed one), e.g. params from another run.
+      facts: `{label: text}` lines for the console's start block after the
+        engine's own (run directory, devices, parameter count), e.g.
+        `{"data": "train 1437, val 180, test 180 examples", "config": ...}`.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Task(NamedTuple):
     arrays: Mapping = _EMPTY
     finish: Callable[[Any, Path, Callable], dict] | None = None
     warm_start: Callable[[Any], Any] | None = None
+    facts: Mapping[str, str] = _EMPTY
 
 
 class Settings(NamedTuple):
@@ -82,6 +86,7 @@ class Settings(NamedTuple):
     keep_checkpoints: int = 0  # newest checkpoints kept; 0 = all
     on_nonfinite: str = "stop"  # NaN/Inf loss or gradient: stop | skip
     tensorboard: bool = False  # also write TensorBoard scalars
+    tensorboard_every: int = 0  # steps between per-step loss scalars; 0 = off
 
 
 class ResumeOptions(NamedTuple):
@@ -90,6 +95,7 @@ class ResumeOptions(NamedTuple):
     mode: str = "auto"  # auto | required | never
     break_lock: bool = False  # break the stale lock of a dead run
     allow_config_change: bool = False  # resume although the config differs
+    step: int | None = None  # resume from this step's checkpoint (else newest)
 
 
 class RunResult(NamedTuple):
@@ -119,9 +125,11 @@ def run(
       settings: Checkpoint cadence, retention, non-finite mode, TensorBoard;
         None means `Settings()`.
       workdir: Run directory, created if needed; None writes nothing.
-      log: Called with one line per epoch and a final line (None silences).
-      progress: Where the live progress bar goes, drawn only on a
-        terminal; None means sys.stderr, False turns it off.
+      log: Called with the start block (one call, several lines: see
+        `jnn.runs.console`), one line per epoch and a final line (None silences).
+      progress: Where the live progress display goes (see
+        `jnn.runs.progress`), drawn only on a terminal; None means
+        sys.stderr, False turns it off.
       resume: `ResumeOptions`; None means the defaults: a run directory with
         checkpoints is continued from its newest one, bitwise.
       stop: Optional `stop() -> signum | None` polled after every step (see
@@ -129,13 +137,17 @@ def run(
         at that step and raises `Preempted`.
       callbacks: `Callback`s (after a step, an epoch, a checkpoint).
 
+    A finished run resumed with more epochs (or GAN steps) trains on; see
+    `jnn.runs.resume.extend` for the rule, the learning rate's included.
+
     Raises:
       Preempted: after a signal reported by `stop`, once the checkpoint is
         committed (without `workdir`: at once, with no checkpoint).
       NonFiniteError: at the first non-finite loss or gradient when
         `settings.on_nonfinite` is "stop".
       ValueError: if the run directory is locked, the config differs from
-        the checkpoint's, or `resume.mode` is "never" and checkpoints exist.
+        the checkpoint's, `resume.mode` is "never" and checkpoints exist, or
+        the config asks for fewer epochs than the checkpoint has done.
       FileNotFoundError: if `resume.mode` is "required" and none exists.
     """
     log = log or (lambda line: None)
@@ -155,21 +167,30 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
     if rundir:
         state, pos = _resume_or_start(rundir, task, resume, log)
         rundir.begin(task.config_text, pos.history, settings.tensorboard)
+        every = settings.tensorboard_every
+        if rundir.events and every:
+            callbacks = (*callbacks, tensorboard.step_logger(rundir.events, every))
     else:
         state, pos = _fresh(task), loop.Position()
+    log(console.start_block(task, rundir and rundir.dir))
     saver = _Saver(rundir, task, settings, callbacks)
+    shown = None
+    if stream is not False:
+        plan = task.plan
+        shown = progress_lib.bar(
+            stream or sys.stderr, plan.epochs, num_batches=plan.num_batches
+        )
     hooks = loop.Hooks(
         on_step=_on_step(saver, settings, stop) if rundir or stop else None,
-        on_batch=None
-        if stream is False
-        else progress_bar(stream or sys.stderr, task.plan.epochs),
+        on_batch=shown and shown.on_batch,
+        on_phase=shown and shown.on_phase,
         callbacks=callbacks,
         params_of=task.params_of,
         on_nonfinite=settings.on_nonfinite,
     )
 
     def on_epoch(record, state):
-        log(format_record(record, task.plan.epochs))
+        log(console.format_record(record, task.plan.epochs))
         if rundir:
             rundir.record(record)
 
@@ -186,7 +207,7 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
     test = task.test(result.state)
     baselines = dict(task.baselines)
     summary = _summary(result, test, baselines, time.perf_counter() - start)
-    log(format_test(test, summary["seconds"], baselines))
+    log(console.format_test(test, summary["seconds"], baselines))
     if rundir:
         summary = saver.final(result, summary, log)
     return RunResult(
@@ -200,12 +221,30 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
 
 
 def _resume_or_start(rundir: RunDir, task: Task, resume: ResumeOptions, log):
-    """Restore the newest checkpoint per `resume.mode`, or start fresh."""
-    found = resume_lib.find(rundir.checkpoints, resume.mode)
+    """Restore the checkpoint `resume` asks for, or start fresh.
+
+    The newest checkpoint (no `resume.step`) that turns out corrupt is
+    skipped with a warning naming it, for the one before it; a requested
+    step is never replaced by another.
+    """
+    found = resume_lib.find(rundir.checkpoints, resume.mode, resume.step)
     if found is None:
         if resume.mode == "auto":
             log(f"no checkpoint in {rundir.checkpoints}: starting a fresh run")
         return _fresh(task), loop.Position()
+    fallback = (
+        [] if resume.step is not None else resume_lib.older(rundir.checkpoints, found)
+    )
+    *tried, last = (found, *fallback)
+    for path in tried:
+        try:
+            return _restore(path, task, resume, log)
+        except checkpoint.CorruptCheckpoint as error:
+            log(f"warning: skipping corrupt checkpoint {path}: {error}")
+    return _restore(last, task, resume, log)
+
+
+def _restore(found, task: Task, resume: ResumeOptions, log):
     _, meta = checkpoint.restore_metadata(found)
     saved = task.resolve_config(meta.get("config", {}))
     changed = resume_lib.check_config(
@@ -213,8 +252,14 @@ def _resume_or_start(rundir: RunDir, task: Task, resume: ResumeOptions, log):
     )
     for line in changed:
         log(f"config changed since the checkpoint (allowed): {line}")
-    state, pos, _ = resume_lib.restore(found, task.state, task.arrays)
+    state, pos, meta = resume_lib.restore(found, task.state, task.arrays)
     log(resume_lib.describe(found, state, pos))
+    step = int(state.step)
+    pos, note = resume_lib.extend(pos, meta, step, task.plan, found)
+    if note and not pos.done and task.schedule is not None:
+        note += f" (lr now {float(task.schedule(step)):.2e})"
+    if note:
+        log(note)
     return state, pos
 
 
@@ -292,22 +337,3 @@ def _summary(result: loop.Result, test: dict, baselines: dict, seconds: float):
         "seconds": round(seconds, 3),
         "baselines": baselines,
     }
-
-
-def format_record(record: dict, epochs: int) -> str:
-    """One console line for an epoch record."""
-    parts = [f"epoch {record['epoch']:>3}/{epochs}", f"step {record['step']}"]
-    for name, value in record.items():
-        if name == "lr":
-            parts.append(f"lr {value:.2e}")
-        elif name not in ("epoch", "step", "time_s"):
-            parts.append(f"{name} {value:.4f}")
-    parts.append(f"{record['time_s']:.2f}s")
-    return "  ".join(parts)
-
-
-def format_test(test: dict, seconds: float, baselines: dict) -> str:
-    """The final console line: time, test metrics and baselines."""
-    metrics = "".join(f"  test_{k} {v:.4f}" for k, v in test.items())
-    against = "".join(f"  (baseline {k} {v:.4f})" for k, v in baselines.items())
-    return f"done in {seconds:.1f}s{metrics}{against}"

@@ -145,12 +145,26 @@ class Hooks(NamedTuple):
 
     on_step: Callable[[Any, Position], None] | None = None  # resumable points
     on_batch: Callable[[progress.BatchEnd], None] | None = None  # progress bar
+    on_phase: Callable[[progress.Phase], None] | None = None  # epoch, compile, ...
     callbacks: Sequence[Callback] = ()  # research code's hooks, early stopping
     params_of: Callable[[Any], Any] = lambda state: state.params  # for errors
     on_nonfinite: str = "stop"  # "stop" raises, "skip" counts (numerics.py)
 
 
-def run_epoch(step, state, plan: Plan, pos: Position, hooks: Hooks | None = None):
+def _phase(hooks: Hooks, name: str, epoch: int, begun: bool) -> None:
+    if hooks.on_phase is not None:
+        hooks.on_phase(progress.Phase(name, epoch, begun))
+
+
+def run_epoch(
+    step,
+    state,
+    plan: Plan,
+    pos: Position,
+    hooks: Hooks | None = None,
+    *,
+    compiling: bool = False,
+):
     """Step through the rest of epoch `pos.epoch`, from batch `pos.batch` on.
 
     `state` is consumed (donated), whether or not `step` itself donates.
@@ -159,16 +173,24 @@ def run_epoch(step, state, plan: Plan, pos: Position, hooks: Hooks | None = None
     then); `settle` its `pos` before saving it. `hooks.on_batch` gets a
     `progress.BatchEnd` after every batch with device sums, so it decides
     when to sync. Callbacks' `on_step` get each step's (device) metrics.
+    `hooks.on_phase` hears the epoch begin and end and, if `compiling` (the
+    run's first step, which compiles), the "compile" phase around it.
     """
     hooks = hooks or Hooks()
+    _phase(hooks, "epoch", pos.epoch, True)
     total = plan.num_batches(pos.epoch)
     on_steps = [c.on_step for c in hooks.callbacks if c.on_step is not None]
     sums = None
     for batch in plan.batches(pos.epoch, pos.batch):
+        if compiling:  # the first call traces and compiles before it returns
+            _phase(hooks, "compile", pos.epoch, True)
         if sums is None:
             sums = _start_sums(step, state, batch, pos)
         fold = (step, plan.weight, bool(on_steps))
         state, sums, logs = _step_and_fold(*fold, state, batch, sums)
+        if compiling:
+            _phase(hooks, "compile", pos.epoch, False)
+            compiling = False
         pos = pos._replace(batch=pos.batch + 1, **sums._asdict())
         if pos.batch % CHECK_EVERY == 0 or pos.batch == total:
             settle(pos, hooks.params_of(state), hooks.on_nonfinite)
@@ -179,19 +201,22 @@ def run_epoch(step, state, plan: Plan, pos: Position, hooks: Hooks | None = None
             hooks.on_batch(end)
         if hooks.on_step is not None and pos.batch < total:
             hooks.on_step(state, pos)
+    _phase(hooks, "epoch", pos.epoch, False)
     return state, pos
 
 
-def _record(state, pos: Position, validate, schedule, mode: str) -> dict:
+def _record(state, pos: Position, validate, schedule, hooks: Hooks) -> dict:
     """The epoch's log record: train means, validation entries, lr, skips."""
     record = {"epoch": pos.epoch + 1, "step": int(state.step)}
     count = float(pos.count)
     if pos.totals is not None and count > 0:  # 0: every update was skipped
         record |= {f"train_{k}": float(v) / count for k, v in pos.totals.items()}
+    _phase(hooks, "validate", pos.epoch, True)
     record |= validate(state)
+    _phase(hooks, "validate", pos.epoch, False)
     if schedule is not None:
         record["lr"] = float(schedule(int(state.step) - 1))  # lr of the last step
-    if mode == "skip":
+    if hooks.on_nonfinite == "skip":
         record["skipped_steps"] = int(pos.skipped)
     return record
 
@@ -248,10 +273,12 @@ def train(
     """
     hooks = hooks or Hooks()
     pos = position if position is not None else Position()
+    compiling = True  # the run's first step compiles (a resumed run's too)
     while not pos.done:
         began = time.perf_counter()
-        state, pos = run_epoch(step, state, plan, pos, hooks)
-        record = _record(state, pos, validate, schedule, hooks.on_nonfinite)
+        state, pos = run_epoch(step, state, plan, pos, hooks, compiling=compiling)
+        compiling = False
+        record = _record(state, pos, validate, schedule, hooks)
         record["time_s"] = time.perf_counter() - began
         pos = _end_epoch(state, pos, record, plan, hooks)
         on_epoch(record, state)

@@ -11,6 +11,19 @@ continues the run bitwise, for every task.
 fresh with one log line; "required" raises when none exists; "never" starts
 fresh and raises if the directory already has checkpoints (nothing is ever
 silently overwritten).
+
+Extending a finished run: resuming a run that ran all its epochs with a
+config that asks for more (`--set train.epochs=12 --allow-config-change`, or
+more `train.steps` for a GAN) trains the new epochs on, appending to its
+metrics. The learning-rate schedule is rebuilt from the config for the new
+total length and continues from the saved step: a schedule that decays to a
+fraction of its peak (cosine, linear) was near its end and now jumps back up
+to where the longer schedule stands at that step, e.g. a cosine schedule
+that had reached 0 rises again to half its peak when a run is doubled. For a
+continuation at the low learning rate, start a new run with `train.init_from`
+and its own short schedule instead. A run that a callback stopped early
+(early stopping) stays stopped; one asked for fewer epochs than it has done
+is refused (see `extend`).
 """
 
 from pathlib import Path
@@ -24,15 +37,20 @@ from jnn.runs.loop import Position
 MODES = ("auto", "required", "never")
 
 
-def find(directory: str | Path, mode: str) -> Path | None:
+def find(directory: str | Path, mode: str, step: int | None = None) -> Path | None:
     """Return the checkpoint to resume from in `directory` (None: start fresh).
+
+    `step` picks `ckpt_<step>` (and requires it); None the newest.
 
     Raises:
       ValueError: if `mode` is not auto, required or never, or it is "never"
         and `directory` already holds checkpoints.
-      FileNotFoundError: if `mode` is "required" and there is no checkpoint.
+      FileNotFoundError: if `mode` is "required" and there is no checkpoint,
+        or there is no checkpoint of `step` (the message lists those there are).
     """
     _checks.one_of("resume", "resume", mode, MODES)
+    if step is not None:
+        return _of_step(directory, step)
     found = checkpoint.latest(directory)
     if mode == "never" and found is not None:
         hint = "pass --resume auto to continue that run, or use a new --workdir"
@@ -47,6 +65,27 @@ def find(directory: str | Path, mode: str) -> Path | None:
         )
         raise FileNotFoundError(f"resume: {message}")
     return found
+
+
+def _of_step(directory: str | Path, step: int) -> Path:
+    found = checkpoint.all_checkpoints(directory)
+    for path in found:
+        if path.name == f"ckpt_{step:08d}":
+            return path
+    steps = ", ".join(str(int(p.name.split("_")[1])) for p in found) or "none"
+    message = _checks.message(
+        f"a checkpoint of step {step} in '{directory}' (--resume {step})",
+        f"steps {steps}",
+        "pass one of those steps, or --resume auto for the newest",
+    )
+    raise FileNotFoundError(f"resume: {message}")
+
+
+def older(directory: str | Path, than: Path) -> list[Path]:
+    """The committed checkpoints older than `than`, newest first: where a
+    resume falls back when `than` turns out to be corrupt."""
+    found = checkpoint.all_checkpoints(directory)
+    return [p for p in reversed(found) if p.name < than.name]
 
 
 def config_differences(saved: dict, now: dict) -> list[str]:
@@ -189,6 +228,63 @@ def restore(path: Path, fresh, arrays: dict) -> tuple[object, Position, dict]:
         saved.pop(name)
     pos = position_from_json(meta["position"], best)
     return type(fresh)(**saved), pos, meta
+
+
+def extend(
+    pos: Position, meta: dict, step: int, plan, path: Path
+) -> tuple[Position, str | None]:
+    """The restored `pos` against this run's `plan` (maybe longer or shorter).
+
+    A finished run whose `plan` has more epochs continues (its `done` is
+    recomputed); one that a callback stopped early stays stopped. Returns
+    the position and a log line (None when nothing changes).
+
+    Raises:
+      ValueError: if the checkpoint has done more epochs than `plan` holds,
+        or the epochs it has done are not as long in `plan` (e.g. a GAN's
+        last, shorter period: `train.steps` no multiple of `eval_every`).
+    """
+    done = pos.epoch + (pos.batch > 0)  # epochs begun, the one in progress too
+    if done > plan.epochs:
+        raise _checks.value_error(
+            "resume",
+            f"at least the {done} epoch(s) '{path}' has done in the config "
+            "(train.epochs; train.steps / eval_every for a GAN)",
+            f"{plan.epochs}",
+            "a run cannot be shortened: keep the config's length, or start a "
+            "new run with --workdir elsewhere",
+        )
+    if not pos.done:
+        return pos, None
+    if meta.get("stopped_early"):
+        return pos, (
+            f"the run was stopped early by a callback after epoch {pos.epoch} "
+            f"of {plan.epochs}: it stays stopped (to train on, start a new run "
+            "with train.init_from)"
+        )
+    if sum(plan.num_batches(e) for e in range(plan.epochs)) == step:
+        return pos, None  # finished at this very length
+    _check_same_epochs(pos, step, plan, path)  # e.g. a GAN's short last period
+    line = (
+        f"extending the finished run from {pos.epoch} to {plan.epochs} epochs "
+        f"at step {step}: the learning-rate schedule is rebuilt for the new "
+        "length and continues from this step (a decayed schedule rises again)"
+    )
+    return pos._replace(done=False), line
+
+
+def _check_same_epochs(pos: Position, step: int, plan, path: Path) -> None:
+    """Raise unless `plan`'s first `pos.epoch` epochs hold `step` steps."""
+    expected = sum(plan.num_batches(e) for e in range(pos.epoch))
+    if expected != step:
+        raise _checks.value_error(
+            "resume",
+            f"the config's first {pos.epoch} epoch(s) to hold the {step} steps "
+            f"'{path}' has done",
+            f"{expected} steps",
+            "for a GAN, extend a run whose train.steps is a multiple of "
+            "train.eval_every; for a supervised run, keep the batch size",
+        )
 
 
 def describe(path: Path, state, pos: Position) -> str:

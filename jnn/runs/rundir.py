@@ -5,6 +5,7 @@
     RUN/metrics.jsonl             one record per epoch (lossless)
     RUN/metrics.csv               the same records as a table
     RUN/tensorboard/              scalars, with `train.tensorboard = true`
+                                  (tags: `jnn.runs.tensorboard.tag`)
     RUN/checkpoints/ckpt_<step>/  resumable checkpoints (`jnn.runs.checkpoint`)
     RUN/results.json              the final summary
 

@@ -9,6 +9,10 @@ payload) of `Event` protobufs, each holding a wall time, a step and one
 and `read_scalars` decodes them back so the tests check the bytes, not a
 library. TensorBoard reads the files from `RUN/tensorboard/`.
 
+Tags follow `tag`: `loss/train` and `loss/val` share a chart, `lr` is the
+learning rate, a GAN's measures are `quality/<name>`; `step_logger` adds
+per-step `loss/train_step` points to the loss chart.
+
 Protobuf fields used (tensorflow/core/util/event.proto, summary.proto):
   Event: 1 wall_time (double), 2 step (int64), 3 file_version (string),
          5 summary (Summary)
@@ -19,6 +23,9 @@ import socket
 import struct
 import time
 from pathlib import Path
+
+from jnn import _checks
+from jnn.runs.callbacks import Callback, StepEnd
 
 _FILE_VERSION = b"brain.Event:2"
 
@@ -193,16 +200,86 @@ def read_scalars(path: str | Path) -> list[tuple[float, int, str, float]]:
     return out
 
 
+# -- tags: how a run's scalars are grouped into TensorBoard charts ------------
+
+_NOT_METRICS = ("epoch", "step", "time_s")  # counters and timing, not curves
+_SPLITS = ("train", "val", "test")
+_OWN_TAGS = {"lr": "lr", "skipped_steps": "skipped_steps"}  # run-level scalars
+
+
+def tag(key: str) -> str | None:
+    """The TensorBoard tag of a record key, or None for keys that are not metrics.
+
+    TensorBoard draws one chart per tag prefix (the part before "/"), so
+    `<split>_<name>` becomes `<name>/<split>`: train and validation overlay in
+    one chart, as Keras users expect. The learning rate is `lr`. Other
+    unprefixed keys are a task's quality measures (the GAN's `modes`,
+    `confidence`, ...) and share the `quality/` section.
+
+    Example:
+      >>> [tag(k) for k in ("train_loss", "val_accuracy", "train_d_loss", "lr")]
+      ['loss/train', 'accuracy/val', 'd_loss/train', 'lr']
+      >>> tag("modes"), tag("time_s")
+      ('quality/modes', None)
+    """
+    if key in _NOT_METRICS:
+        return None
+    split, _, name = key.partition("_")
+    if split in _SPLITS and name:
+        return f"{name}/{split}"
+    return _OWN_TAGS.get(key, f"quality/{key}")
+
+
 def record_scalars(record: dict) -> dict[str, float]:
-    """The loggable scalars of a per-epoch record (not its epoch/step counters).
+    """The loggable scalars of a per-epoch record, under their `tag`s.
 
     Example:
       >>> record_scalars({"epoch": 2, "step": 40, "train_loss": 0.5, "note": "x"})
-      {'train_loss': 0.5}
+      {'loss/train': 0.5}
     """
-    skip = ("epoch", "step")
     return {
-        k: float(v)
+        tag(k): float(v)
         for k, v in record.items()
-        if k not in skip and isinstance(v, int | float) and not isinstance(v, bool)
+        if tag(k) and isinstance(v, int | float) and not isinstance(v, bool)
     }
+
+
+# -- per-step scalars ----------------------------------------------------------
+
+_STEP_LOSSES = ("loss", "d_loss", "g_loss")  # the per-step curves worth a sync
+
+
+def step_logger(writer: EventWriter, every: int) -> Callback:
+    """A `Callback` writing each `every`-th step's losses as `<loss>/train_step`.
+
+    Tags are `loss/train_step` (and `d_loss/train_step`, `g_loss/train_step`
+    for a GAN), in the same charts as the epoch means (`loss/train`). The
+    device scalars are read only on logged steps, so the other steps keep
+    their asynchronous dispatch. The step number is the run's global step
+    (the `step` of metrics.jsonl): read from the state once, on the first
+    call, then counted on the host, and re-read on every logged step.
+
+    Args:
+      writer: The run's `EventWriter`.
+      every: Log every `every` global steps. Must be > 0.
+
+    Raises:
+      TypeError: if `every` is not an int.
+      ValueError: if `every` is not > 0.
+
+    Example:
+      >>> import tempfile
+      >>> cb = step_logger(EventWriter(tempfile.mkdtemp()), every=100)
+    """
+    _checks.positive_int("step_logger", "every", every)
+    last = []  # the global step of the latest call; host-side, so no sync
+
+    def on_step(end: StepEnd) -> None:
+        step = last[0] + 1 if last else int(end.state.step)  # one sync, at start
+        if step % every == 0:
+            step = int(end.state.step)  # the state's own count, written as is
+            losses = {k: v for k, v in end.metrics.items() if k in _STEP_LOSSES}
+            writer.scalars(step, {f"{k}/train_step": v for k, v in losses.items()})
+        last[:] = [step]
+
+    return Callback(on_step=on_step)

@@ -30,6 +30,9 @@ class TrainConfig:
     keep_checkpoints: int = setting(0, rule=NON_NEGATIVE)  # newest kept; 0 = all
     on_nonfinite: str = setting("stop", choices=numerics.MODES)  # NaN/Inf: stop | skip
     tensorboard: bool = False  # also write scalars to RUN/tensorboard/
+    tensorboard_every_steps: int = setting(  # per-step train loss every N; 0 = off
+        0, rule=NON_NEGATIVE, read_if=("tensorboard", (True,))
+    )
     # Fine-tuning: a run directory whose params and state start this run
     # ("" = a fresh init); the optimizer and position start afresh.
     init_from: str = ""

@@ -111,9 +111,11 @@ def make_task(p: Pieces, *, state: TrainState | None = None, **saved) -> Task:
       state: The initial state (e.g. fine-tuned params); None initialises.
       **saved: The `Task` fields describing the run for its directory:
         `config`, `config_text` (required), `resolve_config`, `metadata`,
-        `arrays`, `baselines`.
+        `arrays`, `baselines`, and `facts` for the start block (the data
+        sizes come first).
     """
     _checks.positive_int("fit", "epochs", p.epochs)
+    facts = {"data": data_sizes(p), **saved.pop("facts", {})}
     train_step, eval_step = steps(p)
     size = p.eval_batch_size
 
@@ -138,7 +140,19 @@ def make_task(p: Pieces, *, state: TrainState | None = None, **saved) -> Task:
         validate=validate,
         schedule=p.schedule,
         test=lambda ts: on(p.splits.test, ts),
+        facts=facts,
         **saved,
+    )
+
+
+def data_sizes(p: Pieces) -> str:
+    """The start block's data line: examples per split, batches per epoch."""
+    train, val, test = (len(d.x) for d in p.splits[:3])
+    steps = batches.num_batches(train, p.batch_size, p.ragged)
+    shape = "x".join(str(n) for n in p.splits.train.x.shape[1:]) or "scalar"
+    return (
+        f"train {train:,}, val {val:,}, test {test:,} examples of {shape}; "
+        f"batch {p.batch_size}, {steps:,} steps/epoch"
     )
 
 

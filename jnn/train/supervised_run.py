@@ -65,8 +65,58 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
         arrays=supervised.input_arrays(splits),
         baselines=data.baselines(cfg.data, splits),
         warm_start=fine_tune if source else None,
+        facts={"config": config_changes(cfg)},
     )
     return made, settings(cfg.train), callbacks(cfg)
+
+
+def config_changes(cfg) -> str:
+    """The start block's config line: `key=value` for every field that differs
+    from the defaults of the config's task (a field of another kind, such as
+    `optim.momentum` of sgd, is compared with that kind's default)."""
+    now = _flat(config_lib.to_dict(cfg))
+    chosen = {"train.task": cfg.train.task}
+    first = base = _defaults(chosen)
+    for key, value in now.items():  # adopt each chosen kind (a tag) in turn
+        if isinstance(value, str) and base.get(key, value) != value:
+            trial = _defaults({**chosen, key: value})
+            if trial is not None and set(trial) != set(base):
+                chosen, base = {**chosen, key: value}, trial
+    changed = [
+        f"{key}={value}"
+        for key, value in now.items()
+        if base.get(key, _UNSET) != value
+        or (first.get(key, _UNSET) != value and key in chosen)
+    ]
+    return ", ".join(changed) if changed else "the defaults"
+
+
+_UNSET = object()  # a field the defaults do not write
+
+
+def _defaults(chosen: dict) -> dict | None:
+    """Flat defaults with the `chosen` dotted fields set (None if refused)."""
+    raw: dict = {}
+    for dotted, value in chosen.items():
+        *path, last = dotted.split(".")
+        table = raw
+        for part in path:
+            table = table.setdefault(part, {})
+        table[last] = value
+    try:
+        return _flat(config_lib.to_dict(config_lib.from_dict(raw, "defaults")))
+    except (ValueError, TypeError):
+        return None
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _metadata(cfg, splits) -> dict:
@@ -83,6 +133,7 @@ def settings(train) -> Settings:
         keep_checkpoints=train.keep_checkpoints,
         on_nonfinite=train.on_nonfinite,
         tensorboard=train.tensorboard,
+        tensorboard_every=train.tensorboard_every_steps,
     )
 
 

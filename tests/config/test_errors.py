@@ -15,7 +15,12 @@ from jnn.train.config import TrainConfig
 from jnn.train.optim import OptimConfig
 
 SUPERVISED = "[data, early_stopping, loss, model, optim, train]"
-TRAIN_KEYS = ", ".join(f.name for f in loader.dataclasses.fields(TrainConfig))
+# The keys [train] reads by default (tensorboard_every_steps needs tensorboard).
+TRAIN_KEYS = ", ".join(
+    f.name
+    for f in loader.dataclasses.fields(TrainConfig)
+    if f.name != "tensorboard_every_steps"
+)
 V, T = JnnValueError, JnnTypeError
 SERIAL = "[model]\nkind = 'serial'\nlayers = "
 NO_VAL = "[early_stopping]\nenabled = true\n[data]\nval_fraction = 0.0"

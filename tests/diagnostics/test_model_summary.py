@@ -13,6 +13,7 @@ from jnn.data.config import SyntheticConfig
 from jnn.diagnostics.model_summary import from_config, summary
 from jnn.layers import (
     avg_pool,
+    batch_norm,
     conv,
     dense,
     dropout,
@@ -136,9 +137,10 @@ def test_table_lists_rows_and_totals():
     text = str(summary(serial(dense(8), relu(), dense(2)), jnp.zeros((1, 3))))
     lines = text.splitlines()
     assert lines[0] == "input (1, 3)"
-    assert lines[1].split() == ["path", "layer", "output", "shape", "params", "FLOPs"]
-    assert lines[3].split() == ["0", "dense", "(1,", "8)", "32", "48"]
-    assert lines[-1].split() == ["total", "50", "80"]
+    head = ["path", "layer", "output", "shape", "params", "state", "FLOPs"]
+    assert lines[1].split() == head
+    assert lines[3].split() == ["0", "dense", "(1,", "8)", "32", "0", "48"]
+    assert lines[-1].split() == ["total", "50", "0", "80"]
 
 
 def test_from_config_and_the_script_print_the_trained_models_table(capsys):
@@ -203,3 +205,29 @@ def test_kinds_are_constructor_labels_not_function_names():
     model = serial(conv(2, (3, 3)), spatial_dropout(0.5), dropout(0.5))
     s = summary(model, jnp.zeros((1, 4, 4, 1)))
     assert [r.kind for r in s.rows] == ["conv", "spatial_dropout", "dropout"]
+
+
+def test_params_and_state_are_counted_apart():
+    b, f, h, c = 4, 3, 6, 2
+    model = named(
+        hidden=dense(h), norm=batch_norm(), act=relu(), output=dense(c, use_bias=False)
+    )
+    s = summary(model, jnp.zeros((b, f)))
+    got = [(r.path, r.kind, r.params, r.state) for r in s.rows]
+    assert got == [
+        ("hidden", "dense", f * h + h, 0),
+        ("norm", "batch_norm", 2 * h, 2 * h),  # scale, bias | running mean, var
+        ("act", "activation", 0, 0),
+        ("output", "dense", h * c, 0),
+    ]
+    assert (s.params, s.state) == (f * h + h + 2 * h + h * c, 2 * h)
+    lines = str(s).splitlines()
+    assert lines[1].split()[4:] == ["params", "state", "FLOPs"]
+    assert lines[4].split()[:3] == ["norm", "batch_norm", f"({b},"]
+    assert lines[4].split()[-3:-1] == [f"{2 * h}", f"{2 * h}"]
+    assert lines[-1].split()[:3] == ["total", f"{s.params}", f"{2 * h}"]
+
+
+def test_rows_and_summaries_built_without_state_still_work():
+    row = summary(dense(2), jnp.zeros((1, 3))).rows[0]
+    assert row._replace(state=0) == type(row)("", "dense", ((1, 2),), 8, 12)

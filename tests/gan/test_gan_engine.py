@@ -41,8 +41,8 @@ def test_metrics_csv_tensorboard_checkpoint_cadence_and_retention(tmp_path):
     records = [json.loads(s) for s in lines]
     assert float(rows[1]["train_g_loss"]) == pytest.approx(records[1]["train_g_loss"])
     (events,) = (tmp_path / "tensorboard").iterdir()
-    tags = {tag.split("/")[-1] for _, _, tag, _ in tensorboard.read_scalars(events)}
-    assert {"train_d_loss", "train_g_loss", "modes"} <= tags
+    tags = {tag for _, _, tag, _ in tensorboard.read_scalars(events)}
+    assert {"d_loss/train", "g_loss/train", "quality/modes"} <= tags
     kept = [p.name for p in checkpoint.all_checkpoints(tmp_path / "checkpoints")]
     assert kept == ["ckpt_00000030", "ckpt_00000040"]  # saved at 10, 20, 30, 40
     results = json.loads((tmp_path / "results.json").read_text())

@@ -81,12 +81,12 @@ def test_load_run_restores_the_trained_generator(ring_run, tmp_path):
         moved.rename(ring_run)
 
 
-def test_sample_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="load_run: expected checkpoints under"):
-        sample.main([str(tmp_path)])
+def test_sample_errors(tmp_path, capsys):
+    assert sample.main([str(tmp_path)]) == 2  # errors: one line, exit status 2
+    assert "load_run: expected checkpoints under" in capsys.readouterr().err
     path = checkpoint.save(tmp_path, 0, {"w": np.zeros(1)}, {"config": {}})
     with pytest.raises(ValueError, match="input metadata"):
-        sample.main([str(path)])
+        sample.main([str(path), "--debug"])
 
 
 @pytest.mark.parametrize(

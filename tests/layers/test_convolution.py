@@ -345,7 +345,9 @@ def test_constructor_errors(make, error, match):
 F32, I32 = jnp.float32, jnp.int32
 BATCH_HINT = (
     r"^conv: expected input of rank 4 \(B, H, W, C\) for a 2-D kernel, got shape "
-    r"\(28, 28, 1\)\. Hint: add a batch axis, e\.g\. x\[None\]\.$"
+    r"\(28, 28, 1\)\. Hint: if x is one example \(H, W, C\), add a batch axis, "
+    r"x\[None\]; if x is a batch of single-channel images \(B, H, W\), add the "
+    r"channel axis, x\[\.\.\., None\]\.$"
 )
 CHANNELS = (
     r"^conv: expected input with C=3 channels, as at init \(weight "

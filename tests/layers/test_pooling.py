@@ -229,7 +229,9 @@ def test_constructor_errors(build, error, match):
 INPUT_ERRORS = [
     (max_pool((2, 2)), (8, 8, 3), r"^max_pool: expected input of rank 4 "
      r"\(B, H, W, C\) for a 2-D window, got shape \(8, 8, 3\)\. "
-     r"Hint: add a batch axis, e\.g\. x\[None\]\.$"),
+     r"Hint: if x is one example \(H, W, C\), add a batch axis, x\[None\]; "
+     r"if x is a batch of single-channel images \(B, H, W\), add the channel "
+     r"axis, x\[\.\.\., None\]\.$"),
     (avg_pool((2,)), (1, 2, 4, 3), r"^avg_pool: expected input of rank 3 "
      r"\(B, W, C\) for a 1-D window, got shape \(1, 2, 4, 3\)\.$"),
     (max_pool((3, 3)), (1, 2, 5, 1), r"max_pool: expected `window` \(3, 3\) to fit "

@@ -92,7 +92,7 @@ def test_finished_run_resumes_to_the_same_result(reference):
     run, ref = reference
     log = []
     again = _fit(run, log=log.append)
-    assert "(finished)" in log[0] and len(log) == 2  # resume line, test line
+    assert "(finished)" in log[0] and len(log) == 3  # resume, start block, test
     assert _leaves(again.state) == _leaves(ref.state)
     assert again.history == ref.history
 

@@ -4,16 +4,22 @@ import csv
 import json
 import math
 import struct
+from pathlib import Path
+from typing import NamedTuple
 
+import jax.numpy as jnp
 import pytest
 
+from jnn import config as config_lib
 from jnn.config import Config
 from jnn.data.config import SyntheticConfig
 from jnn.models.config import MlpConfig
+from jnn.runs import callbacks, tensorboard
 from jnn.runs import csv_log as metrics_log
-from jnn.runs import tensorboard
 from jnn.train import fit_config
 from jnn.train.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(path):
@@ -99,6 +105,112 @@ def test_fit_writes_csv_and_tensorboard_scalars_matching_the_jsonl(tmp_path):
     scalars = tensorboard.read_scalars(events)
     for record in records:
         logged = {t: v for _, s, t, v in scalars if s == record["step"]}
-        assert set(logged) == set(record) - {"epoch", "step"}
-        for tag, value in logged.items():
-            assert math.isclose(value, record[tag], rel_tol=1e-6)  # float32
+        keys = set(record) - {"epoch", "step", "time_s"}
+        assert set(logged) == {tensorboard.tag(k) for k in keys}
+        for key in keys:
+            assert math.isclose(logged[tensorboard.tag(key)], record[key], rel_tol=1e-6)
+
+
+def test_tags_overlay_train_and_val_and_group_quality():
+    record = {
+        "epoch": 1,
+        "step": 5,
+        "train_loss": 0.5,
+        "train_grad_norm": 2.0,
+        "val_loss": 0.75,
+        "val_accuracy": 0.25,
+        "lr": 0.1,
+        "time_s": 1.0,
+        "train_d_loss": 1.0,
+        "train_g_loss": 2.0,
+        "modes": 8,
+        "high_quality": 0.5,
+        "skipped_steps": 0,
+        "ok": True,
+    }
+    assert tensorboard.record_scalars(record) == {
+        "loss/train": 0.5,
+        "grad_norm/train": 2.0,
+        "loss/val": 0.75,
+        "accuracy/val": 0.25,
+        "lr": 0.1,
+        "d_loss/train": 1.0,
+        "g_loss/train": 2.0,
+        "quality/modes": 8.0,
+        "quality/high_quality": 0.5,
+        "skipped_steps": 0.0,
+    }
+
+
+def test_xor_run_logs_loss_curves_and_lr_equal_to_the_jsonl(tmp_path):
+    overrides = ["train.tensorboard=true", "train.epochs=3"]
+    cfg = config_lib.load(ROOT / "configs" / "xor_mlp.toml", overrides)
+    fit_config(cfg, tmp_path, log=None, progress=False)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(s) for s in lines]
+    (events,) = (tmp_path / "tensorboard").iterdir()
+    got = {(s, t): v for _, s, t, v in tensorboard.read_scalars(events)}
+    assert [r["step"] for r in records] == [1, 2, 3]
+    for r in records:
+        for key, tag in (("train_loss", "loss/train"), ("val_loss", "loss/val")):
+            assert got[r["step"], tag] == pytest.approx(r[key], rel=1e-6)
+        assert got[r["step"], "lr"] == pytest.approx(r["lr"]) == 0.5
+        assert (r["step"], "time_s") not in got and (r["step"], "epoch") not in got
+
+
+class _State(NamedTuple):
+    step: object
+
+
+def test_step_logger_writes_losses_every_n_steps_only(tmp_path):
+    writer = tensorboard.EventWriter(tmp_path)
+    on_step = tensorboard.step_logger(writer, every=3).on_step
+    reads = []
+
+    class Step:  # a device scalar that counts how often it is read
+        def __init__(self, n):
+            self.n = n
+
+        def __int__(self):
+            reads.append(self.n)
+            return self.n
+
+    for n in range(5, 14):  # a resumed run: global steps 5..13
+        metrics = {"d_loss": n / 10, "g_loss": -n, "d_real": 0.5}
+        on_step(callbacks.StepEnd(0, n - 4, _State(Step(n)), metrics))
+    got = [(s, t, v) for _, s, t, v in tensorboard.read_scalars(writer.path)]
+    assert got == [
+        (s, t, pytest.approx(v))
+        for s in (6, 9, 12)
+        for t, v in (("d_loss/train_step", s / 10), ("g_loss/train_step", -s))
+    ]
+    assert reads == [5, 6, 9, 12]  # the first call, then logged steps only
+
+
+def test_step_logger_supervised_tag_and_every_must_be_positive(tmp_path):
+    writer = tensorboard.EventWriter(tmp_path)
+    on_step = tensorboard.step_logger(writer, every=1).on_step
+    metrics = {"loss": jnp.float32(0.25), "grad_norm": jnp.float32(3.0)}
+    on_step(callbacks.StepEnd(0, 1, _State(jnp.int32(7)), metrics))
+    got = [(s, t, v) for _, s, t, v in tensorboard.read_scalars(writer.path)]
+    assert got == [(7, "loss/train_step", 0.25)]
+    with pytest.raises(ValueError, match=r"expected `every` > 0, got 0"):
+        tensorboard.step_logger(writer, every=0)
+
+
+def test_config_per_step_loss_scalars_every_n_steps(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    overrides = ["train.tensorboard=true", "train.tensorboard_every_steps=5"]
+    cfg = config_lib.load(
+        root / "configs" / "xor_mlp.toml", [*overrides, "train.epochs=12"]
+    )
+    fit_config(cfg, tmp_path, log=None, progress=False)
+    (events,) = (tmp_path / "tensorboard").iterdir()
+    steps = [
+        s
+        for _, s, tag, _ in tensorboard.read_scalars(events)
+        if tag == "loss/train_step"
+    ]
+    assert steps == [5, 10]  # xor: one full batch per epoch, 12 steps
+    with pytest.raises(ValueError, match=r"train\.tensorboard_every_steps` is read by"):
+        config_lib.load(root / "configs" / "xor_mlp.toml", overrides[1:])

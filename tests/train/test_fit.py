@@ -32,7 +32,7 @@ def test_smoke_writes_a_complete_run_directory(tmp_path):
     lines = []
     result = fit_config(cfg, tmp_path / "run", log=lines.append)
     run = tmp_path / "run"
-    assert len(result.history) == 2 and len(lines) == 4
+    assert len(result.history) == 2 and len(lines) == 5  # + the start block
     assert lines[0].endswith("starting a fresh run")
     records = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]

@@ -6,6 +6,7 @@ from jnn.runs.checkpoint.file_format import (
     FORMAT,
     MANIFEST,
     VERSION,
+    CorruptCheckpoint,
     restore,
     restore_metadata,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "FORMAT",
     "MANIFEST",
     "VERSION",
+    "CorruptCheckpoint",
     "all_checkpoints",
     "clean_temporaries",
     "latest",

@@ -40,6 +40,15 @@ MANIFEST = "manifest.json"
 _NATIVE_KINDS = "biufc"  # bool, int, uint, float, complex: numpy stores these as-is
 
 
+class CorruptCheckpoint(_checks.JnnValueError):
+    """A checkpoint whose files are damaged or were not written by jnn: its
+    manifest, checksum or arrays do not hold up. Another checkpoint may."""
+
+
+def _corrupt(expected: str, got, hint: str | None = None) -> CorruptCheckpoint:
+    return CorruptCheckpoint("restore", _checks.message(expected, str(got), hint))
+
+
 def _dtype_from_name(name: str) -> np.dtype | None:
     """Return the numeric dtype called `name` (numpy's or jax's ml_dtypes)."""
     try:
@@ -84,7 +93,7 @@ def _check_stored(path: Path, record: dict, data: np.ndarray) -> None:
     if got != want:
         where = f"{record['path']} in {path / ARRAYS} stored as {' '.join(want)}"
         hint = "the manifest does not match the arrays; the checkpoint is corrupt"
-        raise _checks.value_error("restore", where, " ".join(got), hint)
+        raise _corrupt(where, " ".join(got), hint)
 
 
 def _decode_leaf(path: Path, record: dict, data: np.ndarray, like: Any):
@@ -96,7 +105,7 @@ def _decode_leaf(path: Path, record: dict, data: np.ndarray, like: Any):
     if dtype is None or dtype.itemsize != data.dtype.itemsize:
         where = f"{record['path']} in a dtype the size of its stored {data.dtype.str}"
         hint = "the manifest is corrupt"
-        raise _checks.value_error("restore", where, record["dtype"], hint)
+        raise _corrupt(where, record["dtype"], hint)
     data = data.view(dtype)  # no-op unless an ml_dtype was stored as uint bits
     if isinstance(like, np.ndarray | np.generic):
         return np.array(data)
@@ -218,16 +227,12 @@ def _read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise _checks.value_error(
-            "restore", f"valid JSON in '{path / MANIFEST}'", str(error)
-        ) from None
+        raise _corrupt(f"valid JSON in '{path / MANIFEST}'", error) from None
     found = manifest  # e.g. a list: reported as is
     if isinstance(manifest, dict):
         found = (manifest.get("format"), manifest.get("version"))
     if found != (FORMAT, VERSION):
-        raise _checks.value_error(
-            "restore", f"a {FORMAT} manifest of version {VERSION}", f"{found}"
-        )
+        raise _corrupt(f"a {FORMAT} manifest of version {VERSION}", f"{found}")
     _check_fields(path, manifest)
     return manifest
 
@@ -245,8 +250,7 @@ def _check_fields(path: Path, manifest: dict) -> None:
     ):
         bad = ["leaves[*]"]
     if bad:
-        raise _checks.value_error(
-            "restore",
+        raise _corrupt(
             f"a complete manifest in '{path / MANIFEST}'",
             f"missing or malformed field(s) {bad}",
             "the checkpoint is corrupt; restore another one",
@@ -258,7 +262,7 @@ def _verify_checksum(path: Path, manifest: dict) -> None:
     if actual != expected:
         where = f"{path / ARRAYS} of step {manifest['step']} with sha256 {expected}"
         hint = "the file is corrupt or was modified; restore another checkpoint"
-        raise _checks.value_error("restore", where, f"sha256 {actual}", hint)
+        raise _corrupt(where, f"sha256 {actual}", hint)
 
 
 def _template_spec(path: str, leaf: Any) -> tuple[tuple[int, ...], str]:
@@ -297,6 +301,21 @@ def _check_template(path: Path, manifest: dict, expected: dict, partial: bool):
         )
 
 
+def _load_entry(path: Path, arrays: Any, leaf: str) -> np.ndarray:
+    """Read one entry of arrays.npz, refusing pickled (object-dtype) entries."""
+    try:
+        return arrays[leaf]
+    except ValueError as error:
+        if "allow_pickle" not in str(error):  # numpy's refusal to unpickle
+            raise
+    raise _corrupt(
+        f"a plain numeric array at {leaf} in '{path / ARRAYS}'",
+        "a pickled object array",
+        "jnn never unpickles; this file was not written by "
+        "jnn.runs.checkpoint.save, so restore another checkpoint",
+    ) from None
+
+
 def restore(
     path: str | os.PathLike, template: Mapping[str, Any], *, partial: bool = False
 ) -> tuple[dict, dict]:
@@ -320,7 +339,7 @@ def restore(
     Raises:
       FileNotFoundError: if `path` or one of its two files does not exist.
       ValueError: if the checksum of arrays.npz does not match, the manifest
-        is invalid, or `template` differs from the saved tree (every missing,
+        is invalid, an entry is a pickled object array, or `template` differs from the saved tree (every missing,
         extra and mismatched key path is listed).
       TypeError: if `template` is not a Mapping or has a non-array leaf.
     """
@@ -333,7 +352,7 @@ def restore(
     records = {r["path"]: r for r in manifest["leaves"]}
     with np.load(path / ARRAYS, allow_pickle=False) as arrays:
         leaves = [
-            _decode_leaf(path, records[p], arrays[p], like)
+            _decode_leaf(path, records[p], _load_entry(path, arrays, p), like)
             for p, like in zip(paths, likes, strict=True)
         ]
     return jax.tree_util.tree_unflatten(treedef, leaves), manifest["metadata"]

@@ -3,10 +3,13 @@
 `save` fills a hidden sibling `.tmp-ckpt_<step>-<random>/` with the files of
 `jnn.runs.checkpoint.file_format`, fsyncs it, then `os.rename`s it into place as
 `ckpt_<step:08d>/`, so every `ckpt_*` folder is complete; `latest` and
-`all_checkpoints` list only those. Retention (`prune`) runs only after a new
-checkpoint is committed and deletes only `ckpt_<digits>` folders;
-`clean_temporaries` removes what killed saves left behind. Both assume the
-caller holds the run's lock (`jnn.runs.lock`).
+`all_checkpoints` list only those, and skip any `ckpt_*` folder that lacks its
+manifest or arrays (e.g. one emptied by hand or by a tool of another version).
+Retention (`prune`) runs only after a new checkpoint is committed and deletes
+only `ckpt_<digits>` folders, each first renamed into a hidden
+`.tmp-pruned-<name>-*/` folder, so a kill mid-delete never leaves a partial
+`ckpt_*`. `clean_temporaries` removes what killed saves and prunes left
+behind. Both assume the caller holds the run's lock (`jnn.runs.lock`).
 """
 
 import os
@@ -38,6 +41,26 @@ def _test_delay(tmp: Path, step: int) -> None:
             f"jnn-test: saving step {step} in {tmp.name}", file=sys.stderr, flush=True
         )
         time.sleep(float(delay))
+
+
+def _test_prune_delay(trash: Path) -> None:
+    """Test-only hook: announce a prune and pause after its rename.
+
+    Setting JNN_TEST_PRUNE_DELAY (seconds) makes `prune` print
+    `jnn-test: pruning <name>` to stderr and sleep after moving a checkpoint
+    into its hidden `.tmp-pruned-*` folder and before deleting it, so a test
+    can SIGKILL the process in the middle of pruning.
+    """
+    delay = os.environ.get("JNN_TEST_PRUNE_DELAY")
+    if delay:
+        print(f"jnn-test: pruning {trash.name}", file=sys.stderr, flush=True)
+        time.sleep(float(delay))
+
+
+def _is_complete(folder: Path) -> bool:
+    """Whether a checkpoint folder holds both of its files (manifest, arrays)."""
+    names = (file_format.MANIFEST, file_format.ARRAYS)
+    return all((folder / name).is_file() for name in names)
 
 
 def _commit(tmp: Path, final: Path) -> None:
@@ -117,8 +140,9 @@ def save(
 def all_checkpoints(directory: str | os.PathLike) -> list[Path]:
     """Return the committed `ckpt_*` folders in `directory`, sorted by step.
 
-    Temporary `.tmp-*` folders of unfinished saves are never listed. A
-    missing `directory` has no checkpoints yet and gives `[]`.
+    Temporary `.tmp-*` folders of unfinished saves are never listed, nor is a
+    `ckpt_*` folder without both its manifest and its arrays. A missing
+    `directory` has no checkpoints yet and gives `[]`.
 
     Raises:
       ValueError: if `directory` exists but is not a folder.
@@ -133,7 +157,7 @@ def all_checkpoints(directory: str | os.PathLike) -> list[Path]:
     found = []
     for entry in directory.iterdir():
         match = _CKPT_NAME.fullmatch(entry.name)
-        if match and entry.is_dir():
+        if match and entry.is_dir() and _is_complete(entry):
             found.append((int(match[1]), entry))
     return [entry for _, entry in sorted(found)]
 
@@ -149,13 +173,14 @@ def latest(directory: str | os.PathLike) -> Path | None:
 
 
 def clean_temporaries(directory: str | os.PathLike) -> list[str]:
-    """Remove the `.tmp-*` folders that killed saves left in `directory`.
+    """Remove what killed saves and prunes left in `directory`.
 
-    A save killed between moving an old checkpoint aside and committing its
-    replacement leaves the old one in `.tmp-old-<name>-*/<name>`; it is put
-    back first. Call this only while holding the run's lock (see
-    `jnn.runs.lock`), so no live save owns the folders. Returns the names
-    removed.
+    That is the hidden `.tmp-*` folders, and any `ckpt_*` folder lacking its
+    manifest or arrays (never listed, so never restored). A save killed between
+    moving an old checkpoint aside and committing its replacement leaves the
+    old one, complete, in `.tmp-old-<name>-*/<name>`; it is put back first.
+    Call this only while holding the run's lock (see `jnn.runs.lock`), so no
+    live save owns the folders. Returns the names removed.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -164,15 +189,24 @@ def clean_temporaries(directory: str | os.PathLike) -> list[str]:
     for entry in sorted(directory.iterdir()):
         if not (entry.name.startswith(".tmp-") and entry.is_dir()):
             continue
-        for inner in entry.iterdir():
-            if (
-                _CKPT_NAME.fullmatch(inner.name)
-                and not (directory / inner.name).exists()
-            ):
-                os.rename(inner, directory / inner.name)
+        if entry.name.startswith(".tmp-old-"):
+            _put_back(directory, entry)
         shutil.rmtree(entry)
         removed.append(entry.name)
+    for entry in sorted(directory.iterdir()):
+        ckpt = _CKPT_NAME.fullmatch(entry.name) and entry.is_dir()
+        if ckpt and not _is_complete(entry):
+            shutil.rmtree(entry)
+            removed.append(entry.name)
     return removed
+
+
+def _put_back(directory: Path, trash: Path) -> None:
+    """Move a complete checkpoint that a killed swap set aside back into place."""
+    for inner in trash.iterdir():
+        name_ok = _CKPT_NAME.fullmatch(inner.name) and inner.is_dir()
+        if name_ok and _is_complete(inner) and not (directory / inner.name).exists():
+            os.rename(inner, directory / inner.name)
 
 
 def prune(directory: str | os.PathLike, keep: int) -> list[Path]:
@@ -180,7 +214,10 @@ def prune(directory: str | os.PathLike, keep: int) -> list[Path]:
 
     Only folders named like `save` names them (`ckpt_<digits>`) are touched,
     so other files in `directory` are safe. Call it after a save commits: the
-    newest checkpoint is never deleted. Returns the deleted paths.
+    newest checkpoint is never deleted. Each doomed folder is first renamed
+    (atomically) into a hidden `.tmp-pruned-<name>-*/` folder and deleted
+    there, so a kill mid-delete leaves no partial `ckpt_*`, only a `.tmp-`
+    folder for `clean_temporaries`. Returns the deleted paths.
 
     Raises:
       ValueError: if `keep` is negative.
@@ -189,7 +226,12 @@ def prune(directory: str | os.PathLike, keep: int) -> list[Path]:
     found = all_checkpoints(directory)
     doomed = found[:-keep] if keep else []
     for path in doomed:
-        shutil.rmtree(path)
+        trash = Path(
+            tempfile.mkdtemp(prefix=f".tmp-pruned-{path.name}-", dir=path.parent)
+        )
+        os.rename(path, trash / path.name)
+        _test_prune_delay(trash)
+        shutil.rmtree(trash)
     if doomed:
         file_format.fsync_dir(Path(directory))
     return doomed
