@@ -26,7 +26,7 @@ from jnn._types import Array, Initializer, Layer, Params
 def perceptron(
     threshold: float = 0.0,
     *,
-    w_init: Initializer | None = None,
+    w_init: Initializer | str | None = None,
     param_dtype=jnp.float32,
 ) -> Layer:
     """Build a single step neuron: `y = step(x @ weight + bias, threshold)`.
@@ -34,8 +34,9 @@ def perceptron(
     Args:
       threshold: The neuron fires (outputs 1) where the weighted sum is
         >= `threshold`. Default 0.0.
-      w_init: Initializer for `weight`, called with shape (F,). Default zeros,
-        the textbook start (the rule, not symmetry breaking, moves it). Use
+      w_init: Initializer (or its name) for `weight`, called with shape
+        (F,). Default zeros, the textbook start (the rule, not symmetry
+        breaking, moves it). Use
         `constant`, `normal` or `uniform`: fan-based ones need two axes.
       param_dtype: Dtype of the parameters. Default float32.
 
@@ -61,7 +62,7 @@ def perceptron(
       Array([1., 0.], dtype=float32)
     """
     threshold = _checks.finite_float("perceptron", "threshold", threshold)
-    w_init = w_init or initializers.zeros()
+    w_init = initializers.resolve("perceptron", "w_init", w_init, initializers.zeros())
 
     def init(key, x_spec):
         _checks.expect_min_rank("perceptron", x_spec, 1, "(*B, F)")

@@ -310,3 +310,15 @@ def test_train_errors():
         train_perceptron(params, x, AND, epochs=2.5)
     with pytest.raises(TypeError, match=r"`x` of the params' dtype float32"):
         train_perceptron(params, x.astype(jnp.float16), AND)
+
+
+def test_w_init_by_name_and_a_misspelt_name():
+    import jax
+    import jax.numpy as jnp
+
+    from jnn.models.perceptron import perceptron
+
+    params, _ = perceptron(w_init="ones").init(jax.random.key(0), jnp.zeros((1, 3)))
+    np.testing.assert_array_equal(params["weight"], np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="did you mean 'ones'"):
+        perceptron(w_init="onse")
