@@ -120,13 +120,12 @@ def _make_d_update(generator, discriminator, d_optimizer, options: StepOptions):
             return params, d_state, opt
 
         logs = {"d_loss": loss, **logs}
-        if options.guard_nonfinite:
-            keep = (gs.d_params, gs.d_state, gs.d_opt)
-            (d_params, d_state, d_opt), logs["nonfinite"] = guarded(
-                loss, grads, update, keep
-            )
-        else:
-            d_params, d_state, d_opt = update(None)
+        keep = (gs.d_params, gs.d_state, gs.d_opt)
+        (d_params, d_state, d_opt), code = guarded(
+            loss, grads, update, keep, enabled=options.guard_nonfinite
+        )
+        if code is not None:
+            logs["nonfinite"] = code
         gs = gs._replace(d_params=d_params, d_state=d_state, d_opt=d_opt)
         return gs, logs
 
@@ -156,13 +155,12 @@ def _make_g_update(generator, discriminator, g_optimizer, options: StepOptions):
             return params, g_state, opt
 
         logs = {"g_loss": loss}
-        if options.guard_nonfinite:
-            keep = (gs.g_params, gs.g_state, gs.g_opt)
-            (g_params, g_state, g_opt), logs["nonfinite"] = guarded(
-                loss, grads, update, keep
-            )
-        else:
-            g_params, g_state, g_opt = update(None)
+        keep = (gs.g_params, gs.g_state, gs.g_opt)
+        (g_params, g_state, g_opt), code = guarded(
+            loss, grads, update, keep, enabled=options.guard_nonfinite
+        )
+        if code is not None:
+            logs["nonfinite"] = code
         gs = gs._replace(g_params=g_params, g_state=g_state, g_opt=g_opt)
         return gs, logs
 

@@ -118,13 +118,12 @@ def make_train_step(
         logs["grad_norm"] = optax.tree.norm(grads)
         for name, fn in metrics.items():
             logs[name] = masked_mean(fn(out, batch.y), batch.mask)
-        if not guard_nonfinite:
-            params, new_state, opt_state = update(None)
-        else:
-            keep = (ts.params, ts.state, ts.opt_state)
-            (params, new_state, opt_state), logs["nonfinite"] = guarded(
-                total, grads, update, keep
-            )
+        keep = (ts.params, ts.state, ts.opt_state)
+        (params, new_state, opt_state), code = guarded(
+            total, grads, update, keep, enabled=guard_nonfinite
+        )
+        if code is not None:
+            logs["nonfinite"] = code
         return TrainState(ts.step + 1, params, new_state, opt_state, ts.key), logs
 
     return step
@@ -141,8 +140,10 @@ def apply_optimizer(optimizer, grads, opt_state, params):
     return optax.apply_updates(params, updates), opt_state
 
 
-def guarded(objective: jax.Array, grads, update: Callable, keep):
+def guarded(objective: jax.Array, grads, update: Callable, keep, *, enabled=True):
     """`update(None)` if the objective and the gradients are finite, else `keep`.
+
+    With `enabled` False: `(update(None), None)`, no test at all.
 
     NaN/Inf in any gradient makes the global norm non-finite: one cheap test
     per step. A bad step skips the whole update (a cond, so a good step pays
@@ -153,6 +154,8 @@ def guarded(objective: jax.Array, grads, update: Callable, keep):
       `nonfinite_code`, or the number of gradient leaves + 1 when finite
       gradients overflow the norm).
     """
+    if not enabled:
+        return update(None), None
     ok = jnp.isfinite(objective) & jnp.isfinite(optax.tree.norm(grads))
     code = jax.lax.cond(ok, lambda: jnp.int32(-1), lambda: _bad_code(objective, grads))
     return jax.lax.cond(ok, update, lambda _: keep, None), code
