@@ -28,6 +28,8 @@ IGNORED = {
     "output_spec",  # helper: output spec of a layer via jax.eval_shape
     "Cell",  # the cell type; cells are covered through the rnn cases
     "unroll",  # functional helper under rnn, not a Layer
+    "apply_rope",  # function on (B, T, H, D); multi_head_attention(rope=True) uses it
+    "dot_product_attention",  # function on (B, T, H, D); multi_head_attention uses it
 }
 
 
@@ -272,6 +274,59 @@ def _recurrent_cases() -> tuple[Case, ...]:
     )
 
 
+def _cross_inputs(rng):
+    # x_q (2, 4, 3) attends x_kv (2, 5, 6): Tq != Tk and F_q != F_kv on purpose.
+    return (
+        jnp.asarray(rng.standard_normal((2, 4, 3)), jnp.float32),
+        jnp.asarray(rng.standard_normal((2, 5, 6)), jnp.float32),
+    )
+
+
+def _cross_padded_inputs(rng):
+    return (*_cross_inputs(rng), jnp.array([5, 2], jnp.int32))
+
+
+def _attention_cases() -> tuple[Case, ...]:
+    # F = 4 with 2 heads of 2; (B, T, F) = (2, 5, 4) keeps compiles shared.
+    mha, seq = layers.multi_head_attention, {"x_shape": (2, 5, 4)}
+    this = {"covers": ("multi_head_attention",)}
+    train = {"train": True, "needs_key": True, "stochastic": True}
+    masked = {"make_x": _padded_sequences, "differentiable": False}
+    return (
+        Case("multi_head_attention", lambda: mha(2), **seq),
+        Case("multi_head_attention_causal", lambda: mha(2, causal=True), **seq, **this),
+        Case(
+            "multi_head_attention_rope",
+            lambda: mha(2, causal=True, rope=True),
+            **seq,
+            **this,
+        ),
+        Case(
+            "multi_head_attention_cross",
+            lambda: mha(2, 3, out_features=5),
+            make_x=_cross_inputs,
+            **this,
+        ),
+        Case(
+            "multi_head_attention_cross_padded",
+            lambda: mha(2, 3),
+            make_x=_cross_padded_inputs,
+            differentiable=False,
+            **this,
+        ),
+        Case("multi_head_attention_padded", lambda: mha(3), **masked, **this),
+        Case(
+            "multi_head_attention_dropout",
+            lambda: mha(2, causal=True, drop_rate=0.5),
+            **seq,
+            **train,
+            **this,
+        ),
+        Case("sinusoidal_positions", lambda: layers.sinusoidal_positions(), **seq),
+        Case("learned_positions", lambda: layers.learned_positions(8), **seq),
+    )
+
+
 LAYER_CASES: tuple[Case, ...] = (
     Case("dense", lambda: layers.dense(4)),
     Case("dense_no_bias", lambda: layers.dense(4, use_bias=False), covers=("dense",)),
@@ -282,6 +337,7 @@ LAYER_CASES: tuple[Case, ...] = (
     *_spatial_cases(),
     *_norm_cases(),
     *_recurrent_cases(),
+    *_attention_cases(),
 )
 
 CASES_BY_NAME: dict[str, Case] = {case.name: case for case in LAYER_CASES}

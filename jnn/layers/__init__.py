@@ -1,5 +1,10 @@
 """Layers and combinators. Every name here returns a `jnn.Layer`."""
 
+from jnn.layers.attention import (
+    apply_rope,
+    dot_product_attention,
+    multi_head_attention,
+)
 from jnn.layers.cells import Cell, gru_cell, lstm_cell, simple_rnn_cell
 from jnn.layers.combinators import (
     concatenate,
@@ -30,11 +35,13 @@ from jnn.layers.dropouts import dropout, spatial_dropout
 from jnn.layers.embed import embedding
 from jnn.layers.norm import batch_norm, group_norm, layer_norm
 from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from jnn.layers.positions import learned_positions, sinusoidal_positions
 from jnn.layers.recurrent import bidirectional, rnn, unroll
 
 __all__ = [
     "Cell",
     "activation",
+    "apply_rope",
     "avg_pool",
     "batch_norm",
     "bidirectional",
@@ -42,6 +49,7 @@ __all__ = [
     "conv",
     "conv_transpose",
     "dense",
+    "dot_product_attention",
     "dropout",
     "elu",
     "embedding",
@@ -54,9 +62,11 @@ __all__ = [
     "identity",
     "layer_norm",
     "leaky_relu",
+    "learned_positions",
     "log_softmax",
     "lstm_cell",
     "max_pool",
+    "multi_head_attention",
     "named",
     "output_spec",
     "parallel",
@@ -66,6 +76,7 @@ __all__ = [
     "serial",
     "sigmoid",
     "simple_rnn_cell",
+    "sinusoidal_positions",
     "softmax",
     "softplus",
     "spatial_dropout",

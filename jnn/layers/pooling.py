@@ -3,7 +3,8 @@
 Windowed pools take the spatial rank from `len(window)` (1-D, 2-D or 3-D) and
 work on channels-last input `(B, *spatial, C)`. They are one
 `jax.lax.reduce_window` call each: max with a -inf init (so padding never wins),
-and a sum divided by the number of elements in each window.
+and a sum divided by the number of elements in each window; a max pool whose
+windows tile the input takes the faster, identical path of `_tiled_max`.
 """
 
 import math
@@ -15,6 +16,7 @@ from jax import lax
 
 from jnn import _checks
 from jnn._types import Layer
+from jnn.layers._tiled_max import tiled_max, tiles
 from jnn.layers.convolution import missing_axis_hint
 
 _LEGENDS = {1: "(B, W, C)", 2: "(B, H, W, C)", 3: "(B, D, H, W, C)"}
@@ -200,6 +202,8 @@ def max_pool(
     padding = _padding("max_pool", padding, window)
 
     def reduce(x, pads):
+        if tiles(x.shape, window, stride, pads):
+            return tiled_max(x, window)
         return _reduce(x, -np.inf, lax.max, window, stride, pads)
 
     return _window_layer("max_pool", window, stride, padding, reduce)

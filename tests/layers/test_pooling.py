@@ -265,3 +265,102 @@ def test_error_names_layer_path():
     model = serial(avg_pool((2,)), max_pool((2, 2)))
     with pytest.raises(ValueError, match=r"^max_pool at '1': expected input of rank 4"):
         model.init(jr.key(0), jnp.zeros((1, 4, 3)))
+
+
+# Windows that tile the input take a reshape fast path in `max_pool`, with a
+# custom VJP; it must match `lax.reduce_window` bitwise, gradients included.
+def reduce_window_max(x, window):
+    ones = (1,) * (x.ndim - len(window) - 1)
+    dims = (1, *window, *ones)
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, dims, dims, "VALID")
+
+
+def tie_input(kind, shape, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    if kind == "relu":  # many windows of several zeros
+        x = np.maximum(x, 0.0)
+    elif kind == "integers":  # small integer values: ties everywhere
+        x = np.round(1.5 * x)
+    elif kind == "signed_zeros":  # -0.0 == +0.0: ties that differ in sign bit
+        x = np.where(x < 0, -0.0, 0.0)
+    elif kind == "nan":
+        x[rng.random(shape) < 0.3] = np.nan
+    return jnp.asarray(x, "float32")
+
+
+def bits(a):
+    return np.asarray(a).view(np.int32)
+
+
+TILED = [
+    ((3, 8, 2), (2,)),
+    ((2, 6, 4), (3,)),
+    ((2, 8, 6, 3), (2, 2)),
+    ((1, 6, 4, 2), (3, 2)),
+    ((2, 4, 6, 2, 3), (2, 3, 1)),
+]
+KINDS = ["random", "relu", "integers", "signed_zeros", "nan"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("shape", "window"), TILED)
+def test_tiled_max_pool_matches_reduce_window_bitwise(shape, window, kind):
+    x = tie_input(kind, shape, len(shape) + len(window))
+    layer = max_pool(window, padding="SAME")  # SAME adds no padding here
+
+    def vjps(x, g):
+        ours, ours_vjp = jax.vjp(lambda x: layer.apply({}, {}, x)[0], x)
+        base, base_vjp = jax.vjp(lambda x: reduce_window_max(x, window), x)
+        return ours, base, ours_vjp(g)[0], base_vjp(g)[0]
+
+    out_shape = jax.eval_shape(lambda x: reduce_window_max(x, window), x).shape
+    g = tie_input("random", out_shape, 9)
+    g = jnp.where(g > 1.0, -0.0, g)  # -0.0 cotangents land as +0.0
+    for f in (vjps, jax.jit(vjps)):
+        ours, base, dx, base_dx = f(x, g)
+        np.testing.assert_array_equal(bits(ours), bits(base))
+        np.testing.assert_array_equal(bits(dx), bits(base_dx))
+
+
+def test_tiled_max_pool_gradient_goes_to_first_max_of_window():
+    # Windows [1 3 | 3 0] and [3 2 | 3 3] (2x2); select-and-scatter, like
+    # the fast path, sends each window's cotangent to its first maximum.
+    x = jnp.array([[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 3.0, 3.0]]).reshape(1, 2, 4, 1)
+    g = jnp.array([10.0, 100.0]).reshape(1, 1, 2, 1)
+    _, vjp = jax.vjp(lambda x: pool(max_pool((2, 2)), x), x)
+    expected = [[0.0, 10.0, 100.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    np.testing.assert_array_equal(vjp(g)[0][0, :, :, 0], expected)
+
+
+@pytest.mark.parametrize(
+    ("window", "kwargs", "fast"),
+    [
+        ((2, 2), {}, True),
+        ((2, 2), {"padding": "SAME"}, True),
+        ((2, 2), {"padding": 0}, True),
+        ((2, 2), {"stride": 1}, False),  # overlapping windows
+        ((3, 2), {}, False),  # 3 does not divide H=4: VALID drops a row
+        ((3, 3), {"padding": "SAME"}, False),  # SAME pads
+        ((2, 2), {"padding": ((1, 1), (0, 0))}, False),
+    ],
+)
+def test_fast_path_only_when_windows_tile(window, kwargs, fast):
+    x = randn((2, 4, 6, 3), 7)
+    layer = max_pool(window, **kwargs)
+    jaxpr = str(jax.make_jaxpr(lambda x: layer.apply({}, {}, x)[0])(x))
+    assert ("custom_vjp_call" in jaxpr) == fast
+    assert ("reduce_window_max" in jaxpr) != fast
+    stride = (kwargs["stride"],) * 2 if "stride" in kwargs else window
+    pads = layer_pads(x.shape, window, stride, kwargs.get("padding", "VALID"))
+    expected = np_pool(x, window, stride, pads, "max")
+    np.testing.assert_array_equal(jax.jit(layer.apply)({}, {}, x)[0], expected)
+
+
+def layer_pads(shape, window, stride, padding):
+    if padding == "SAME":
+        spatial = zip(shape[1:-1], window, stride, strict=True)
+        return tuple(same_pads(n, k, s) for n, k, s in spatial)
+    if padding in ("VALID", 0):
+        return ((0, 0),) * len(window)
+    return padding
