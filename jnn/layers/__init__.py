@@ -1,4 +1,9 @@
-"""Layers and combinators. Every name here returns a `jnn.Layer`."""
+"""Layers and combinators: every constructor here returns a `jnn.Layer`.
+
+A few names are plain functions beside them: `dot_product_attention` and
+`apply_rope` (what attention computes), `unroll` (a cell over time) and
+`output_spec` (a layer's output shape without running it).
+"""
 
 from jnn.layers.attention import (
     apply_rope,

@@ -187,7 +187,7 @@ def make_eval_step(
     Returns:
       `eval_step(params, state, batch) -> {"count", "loss", *metrics}` where
       each value is a sum over the batch's real examples; divide the totals
-      over all batches by the total `count` (see `jnn.train.loop.evaluate`).
+      over all batches by the total `count` (see `jnn.train.supervised.evaluate`).
     """
     metrics = dict(metrics or {})
 
