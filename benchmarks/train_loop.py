@@ -70,8 +70,9 @@ def main() -> None:
     cfg = config_lib.load(args.config, overrides)
     run = setup.build(cfg)
     x, y = run.splits.train.x, run.splits.train.y
-    ts = setup.initial_state(run, cfg.train.seed)
-    step, _ = supervised.steps(supervised_run.pieces(cfg, run))
+    pieces = supervised_run.pieces(cfg, run)
+    ts = supervised.initial_state(pieces)
+    step, _ = supervised.steps(pieces)
     plan = supervised.array_plan(
         x, y, epochs=args.epochs + 1, batch_size=run.batch_size, ragged="drop"
     )

@@ -106,18 +106,21 @@ def resolve_checkpoint(path: str | Path, step: int | None = None, where="load_ru
                 f"{where}: expected the checkpoint of step {step}, got {str(path)!r}. Hint: pass its run directory with step={step}, or step=None."
             )
         return path
-    every = checkpoint.all_checkpoints(path / "checkpoints")
-    name = None if step is None else f"ckpt_{step:08d}"
-    found = [p for p in every if name is None or p.name == name]
-    if not found:
+    folder = path / "checkpoints"
+    every = checkpoint.all_checkpoints(folder)
+    found = every[-1] if every else None
+    if step is not None:
+        found = checkpoint.at_step(folder, step)
+    if found is None:
         hint = "pass a run directory written by jnn (scripts/train.py or jnn.train.fit)"
         if every:  # only the asked step is missing: say which ones exist
-            steps = ", ".join(str(int(p.name.removeprefix("ckpt_"))) for p in every)
+            steps = ", ".join(str(checkpoint.step_of(p)) for p in every)
             hint = f"available steps: {steps}; or step=None for the newest"
+        got = "none" if step is None else f"no ckpt_{step:08d}"
         raise FileNotFoundError(
-            f"{where}: expected checkpoints under {str(path / 'checkpoints')!r}, got {'none' if name is None else 'no ' + name}. Hint: {hint}."
+            f"{where}: expected checkpoints under {str(folder)!r}, got {got}. Hint: {hint}."
         )
-    return found[-1]
+    return found
 
 
 def run_dir(ckpt: Path) -> Path:

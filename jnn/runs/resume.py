@@ -68,11 +68,11 @@ def find(directory: str | Path, mode: str, step: int | None = None) -> Path | No
 
 
 def _of_step(directory: str | Path, step: int) -> Path:
-    found = checkpoint.all_checkpoints(directory)
-    for path in found:
-        if path.name == f"ckpt_{step:08d}":
-            return path
-    steps = ", ".join(str(int(p.name.split("_")[1])) for p in found) or "none"
+    found = checkpoint.at_step(directory, step)
+    if found is not None:
+        return found
+    every = checkpoint.all_checkpoints(directory)
+    steps = ", ".join(str(checkpoint.step_of(p)) for p in every) or "none"
     message = _checks.message(
         f"a checkpoint of step {step} in '{directory}' (--resume {step})",
         f"steps {steps}",
@@ -85,7 +85,9 @@ def older(directory: str | Path, than: Path) -> list[Path]:
     """The committed checkpoints older than `than`, newest first: where a
     resume falls back when `than` turns out to be corrupt."""
     found = checkpoint.all_checkpoints(directory)
-    return [p for p in reversed(found) if p.name < than.name]
+    return [
+        p for p in reversed(found) if checkpoint.step_of(p) < checkpoint.step_of(than)
+    ]
 
 
 def config_differences(saved: dict, now: dict) -> list[str]:

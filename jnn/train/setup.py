@@ -17,7 +17,7 @@ from jnn.config import Config
 from jnn.data import augment, text
 from jnn.layers import output_spec
 from jnn.train import batches, optim
-from jnn.train.state import TrainState, create
+from jnn.train.state import TrainState
 
 
 class Setup(NamedTuple):
@@ -161,17 +161,9 @@ def fine_tune(setup: Setup, ts: TrainState, path: str) -> TrainState:
     return ts._replace(params=loaded.params, state=loaded.state, opt_state=opt_state)
 
 
-def initial_state(setup: Setup, seed: int) -> TrainState:
-    """A fresh `TrainState` for `setup`, checked against the data's targets."""
-    x = setup.splits.train.x
-    x_spec = jax.ShapeDtypeStruct((setup.batch_size, *x.shape[1:]), x.dtype)
-    ts = create(setup.model, setup.optimizer, jax.random.key(seed), x_spec)
-    _check_output(setup, ts, x_spec)
-    return ts
-
-
-def _check_output(setup: Setup, ts: TrainState, x_spec) -> None:
-    out = output_spec(setup.model, ts.params, ts.state, x_spec)
+def check_output(setup: Setup, ts: TrainState) -> None:
+    """Raise before training unless the model's outputs fit the data's targets."""
+    out = output_spec(setup.model, ts.params, ts.state, input_spec(setup))
     y = setup.splits.train.y
     classes = setup.splits.num_classes
     want = (*y.shape[1:], classes) if classes else y.shape[1:]  # per step for text

@@ -48,7 +48,8 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
     """The engine task, settings and callbacks (early stopping) of `cfg`."""
     run = setup.build(cfg)
     p = pieces(cfg, run)
-    state = setup.initial_state(run, cfg.train.seed)
+    state = supervised.initial_state(p)
+    setup.check_output(run, state)
     source = cfg.train.init_from
 
     def fine_tune(fresh):  # only when starting fresh: a resumed run has its own

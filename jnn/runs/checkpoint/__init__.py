@@ -12,10 +12,12 @@ from jnn.runs.checkpoint.file_format import (
 )
 from jnn.runs.checkpoint.store import (
     all_checkpoints,
+    at_step,
     clean_temporaries,
     latest,
     prune,
     save,
+    step_of,
 )
 
 __all__ = [
@@ -25,10 +27,12 @@ __all__ = [
     "VERSION",
     "CorruptCheckpoint",
     "all_checkpoints",
+    "at_step",
     "clean_temporaries",
     "latest",
     "prune",
     "restore",
     "restore_metadata",
     "save",
+    "step_of",
 ]

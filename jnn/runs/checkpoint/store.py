@@ -172,6 +172,17 @@ def latest(directory: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
+def at_step(directory: str | os.PathLike, step: int) -> Path | None:
+    """Return the committed checkpoint of `step` in `directory`, or None."""
+    found = [p for p in all_checkpoints(directory) if step_of(p) == step]
+    return found[0] if found else None
+
+
+def step_of(path: Path) -> int:
+    """The step a `ckpt_<step>` folder's name gives."""
+    return int(_CKPT_NAME.fullmatch(Path(path).name)[1])
+
+
 def clean_temporaries(directory: str | os.PathLike) -> list[str]:
     """Remove what killed saves and prunes left in `directory`.
 
