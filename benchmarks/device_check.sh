@@ -24,4 +24,5 @@ run gan $py scripts/train.py configs/gan_ring.toml --workdir "$OUT/gan" --set tr
 run fit_tests env XLA_FLAGS=--xla_gpu_deterministic_ops=true $py -m pytest -q -n 0 -p no:cacheprovider tests/train/test_fit_python.py tests/gan/test_gan_engine.py
 run bench_loop $py benchmarks/train_loop.py
 run bench_rnn $py benchmarks/rnn_unroll.py
-cat "$OUT/bench_loop.log" "$OUT/bench_rnn.log"
+run bench_suite $py benchmarks/suite.py --quick --json "$OUT/suite.json"
+cat "$OUT/bench_loop.log" "$OUT/bench_rnn.log" "$OUT/bench_suite.log"

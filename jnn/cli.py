@@ -108,9 +108,20 @@ def guarded(
         if isinstance(error, OSError):
             _say(str(error))
             return FAILED
+        if note := _other_process_failed(error):
+            _say(note)
+            return FAILED
         _say(f"{type(error).__name__}: {error}")
         print("rerun with --debug for the traceback", file=sys.stderr, flush=True)
         return FAILED
+
+
+def _other_process_failed(error: BaseException) -> str | None:
+    if "jnn.runs.processes" not in sys.modules:
+        return None  # no run of many processes began
+    from jnn.runs import processes
+
+    return processes.failure_note(error)
 
 
 def _is_failed_run(error: BaseException) -> bool:
@@ -183,6 +194,7 @@ def _resume_mode(text: str) -> str | int:
 
 def _fit(cfg, workdir: str, args) -> int:
     """Run `fit_config` with signals caught; return the process exit status."""
+    from jnn.runs import processes
     from jnn.runs.engine import ResumeOptions
     from jnn.runs.signals import Preempted, catch_preemption
     from jnn.train import fit_config  # imported late: `--help` stays instant
@@ -200,7 +212,8 @@ def _fit(cfg, workdir: str, args) -> int:
         except Preempted as event:
             print(f"pre-empted: {event}; exit {event.exit_code}", flush=True)
             return event.exit_code
-    print(f"saved to {result.run_dir}", flush=True)
+    if processes.is_main():
+        print(f"saved to {result.run_dir}", flush=True)
     return 0
 
 
@@ -211,18 +224,32 @@ def train_main(argv: list[str] | None = None) -> int:
     line to stderr (`--debug`: raised with their traceback).
     """
     args = _train_parser().parse_args(argv)
-    return guarded(lambda: _train(args), debug=args.debug, memory_hint=_MEMORY_HINT)
+    status = guarded(lambda: _train(args), debug=args.debug, memory_hint=_MEMORY_HINT)
+    from jnn.runs import processes
+
+    return processes.leave(status)  # a failed process of many leaves at once
 
 
 def _train(args) -> int:
     if not args.set:  # an empty file alone would be a run of all defaults
         config_loader.read_toml(args.config, empty_ok=False)
     cfg = config_lib.load(args.config, args.set)
+    from jnn.runs import processes  # imported late: `--help` stays instant
+
+    processes.initialize(cfg.mesh)  # before anything runs on a device
+    if not args.workdir and processes.count() > 1:
+        raise _checks.value_error(
+            "train",
+            "--workdir for a run of many processes",
+            "none",
+            "every process must name the same run directory",
+        )
     workdir = (
         args.workdir
         or f"runs/{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    print(f"run directory: {workdir}", flush=True)
+    if processes.is_main():
+        print(f"run directory: {workdir}", flush=True)
     return _fit(cfg, workdir, args)
 
 

@@ -327,6 +327,27 @@ def _attention_cases() -> tuple[Case, ...]:
     )
 
 
+def _transformer_cases() -> tuple[Case, ...]:
+    # The attention cases' (2, 5, 4) sequences; padding by lengths is checked
+    # against NumPy in tests/layers/test_transformer.py.
+    block, this = layers.transformer_block, {"covers": ("transformer_block",)}
+    train = {"train": True, "needs_key": True, "stochastic": True}
+    return (
+        Case(
+            "transformer_block",
+            lambda: block(2, causal=True, rope=True, mlp_features=6),
+            x_shape=(2, 5, 4),
+        ),
+        Case(
+            "transformer_block_dropout",
+            lambda: block(2, drop_rate=0.5, mlp_features=6),
+            x_shape=(2, 5, 4),
+            **train,
+            **this,
+        ),
+    )
+
+
 LAYER_CASES: tuple[Case, ...] = (
     Case("dense", lambda: layers.dense(4)),
     Case("dense_no_bias", lambda: layers.dense(4, use_bias=False), covers=("dense",)),
@@ -338,6 +359,7 @@ LAYER_CASES: tuple[Case, ...] = (
     *_norm_cases(),
     *_recurrent_cases(),
     *_attention_cases(),
+    *_transformer_cases(),
 )
 
 CASES_BY_NAME: dict[str, Case] = {case.name: case for case in LAYER_CASES}

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from jnn.data.config import DataConfig
     from jnn.gan.config import GanConfig, GanOptimConfig, GanTrainConfig
     from jnn.models.config import ModelConfig
+    from jnn.runs.mesh import MeshConfig
     from jnn.train.config import EarlyStoppingConfig, LossConfig, TrainConfig
     from jnn.train.optim import OptimConfig
 
@@ -80,6 +81,7 @@ class Config:
         default_factory=_supervised("early_stopping")
     )
     gan: "GanConfig | None" = None
+    mesh: "MeshConfig" = field(default_factory=_supervised("mesh"))
 
 
 def defaults(task: str = "supervised") -> Config:
@@ -169,7 +171,7 @@ def to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
     Example:
       >>> raw = to_dict(Config())
       >>> list(raw), raw["model"]["hidden"]
-      (['data', 'model', 'loss', 'optim', 'train', 'early_stopping'], [128])
+      (['data', 'model', 'loss', 'optim', 'train', 'early_stopping', 'mesh'], [128])
     """
     return loader.to_plain(_schema(), cfg, "to_dict")
 

@@ -5,6 +5,7 @@
   (`jnn.train.config`) and [optim] (`jnn.train.optim`).
 - "gan" reads [data] (GAN sources), [gan], [train] (`jnn.gan.config`) and
   [optim.generator] / [optim.discriminator] (each an `OptimConfig`).
+- Both read [mesh] (`jnn.runs.mesh`): the devices the engine spreads a run over.
 
 The relations across sections that belong to no single owner live here.
 Imported on first use by `jnn.config`, as the owners import its engine.
@@ -15,20 +16,22 @@ from jnn.config.loader import Layout, Problem, Tagged
 from jnn.data import config as data_config
 from jnn.gan import config as gan_config
 from jnn.models import config as models_config
+from jnn.runs.mesh import MeshConfig
 from jnn.train import config as train_config
 from jnn.train.optim import OptimConfig
 
 
 def language_model_data(cfg, path: str = "") -> Problem | None:
-    """The token model 'rnn_lm' reads data 'text', and only it does."""
+    """The token models (rnn_lm, transformer_lm) read data 'text', and only they do."""
     del path  # a relation of the whole config
-    if (cfg.model.kind == "rnn_lm") == (cfg.data.name == "text"):
+    kinds = models_config.TOKEN_KINDS
+    if (cfg.model.kind in kinds) == (cfg.data.name == "text"):
         return None
     return Problem(
         ("model.kind", "data.name"),
-        "`model.kind` = 'rnn_lm' with `data.name` = 'text'",
+        f"`model.kind` one of {list(kinds)} with `data.name` = 'text'",
         f"kind {cfg.model.kind!r} with data {cfg.data.name!r}",
-        "the token model 'rnn_lm' reads data 'text', and only it does",
+        f"the token models {', '.join(kinds)} read data 'text', and only they do",
     )
 
 
@@ -41,6 +44,7 @@ SUPERVISED = Layout(
         "optim": OptimConfig,
         "train": train_config.TrainConfig,
         "early_stopping": train_config.EarlyStoppingConfig,
+        "mesh": MeshConfig,
     },
     relations=(train_config.monitor_needs_val, language_model_data),
 )
@@ -51,6 +55,7 @@ GAN = Layout(
         "optim": gan_config.GanOptimConfig,
         "train": gan_config.GanTrainConfig,
         "gan": gan_config.GanConfig,
+        "mesh": MeshConfig,
     },
     relations=gan_config.RELATIONS,
     moved=gan_config.MOVED,

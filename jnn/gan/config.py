@@ -88,6 +88,9 @@ class GanTrainConfig:
     tensorboard_every_steps: int = setting(  # per-step train loss every N; 0 = off
         0, rule=NON_NEGATIVE, read_if=("tensorboard", (True,))
     )
+    # JAX's persistent compilation cache (`jnn.runs.compile_cache`): a
+    # directory, shared by runs; "" = off.
+    compilation_cache: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from jnn import _checks
 from jnn._types import Layer
 from jnn.gan import losses
 from jnn.gan.state import GANState
+from jnn.runs.mesh import ONE_DEVICE, Placement
 from jnn.train.step import apply_optimizer, guarded
 
 
@@ -65,21 +66,25 @@ def make_updates(
     g_optimizer: optax.GradientTransformation,
     d_optimizer: optax.GradientTransformation,
     options: StepOptions,
+    *,
+    placement: Placement = ONE_DEVICE,
 ) -> tuple[Callable, Callable]:
     """Build `d_update(gs, data, key)` and `g_update(gs, key)`.
 
     Each returns `(gan_state, metrics)` and changes only its own model's
     params, state and optimizer state: the other model is applied but its
     new state is discarded and no gradient reaches its params. Neither
-    advances `gs.step` (the full step does).
+    advances `gs.step` (the full step does). On a mesh (`placement`), the
+    real and noise batches they draw are split over its data axis.
     """
     options = check_options(options)
-    d_update = _make_d_update(generator, discriminator, d_optimizer, options)
-    g_update = _make_g_update(generator, discriminator, g_optimizer, options)
+    parts = (generator, discriminator)
+    d_update = _make_d_update(*parts, d_optimizer, options, placement.split)
+    g_update = _make_g_update(*parts, g_optimizer, options, placement.split)
     return d_update, g_update
 
 
-def _make_d_update(generator, discriminator, d_optimizer, options: StepOptions):
+def _make_d_update(generator, discriminator, d_optimizer, options, split):
     b = options.batch_size
 
     def objective(d_params, gs, real, fake, keys):
@@ -105,9 +110,9 @@ def _make_d_update(generator, discriminator, d_optimizer, options: StepOptions):
 
     def d_update(gs: GANState, data: jax.Array, key: jax.Array):
         z_key, index_key, g_key, d_key, gp_key = jax.random.split(key, 5)
-        real = _real_batch(index_key, data, b)
+        real = split(_real_batch(index_key, data, b))
         fake, _ = generator.apply(  # G's new state is discarded: D's update only
-            gs.g_params, gs.g_state, noise(z_key, options), key=g_key, train=True
+            gs.g_params, gs.g_state, split(noise(z_key, options)), key=g_key, train=True
         )
         fake = jax.lax.stop_gradient(fake)
         grad_fn = jax.value_and_grad(objective, has_aux=True)
@@ -132,7 +137,7 @@ def _make_d_update(generator, discriminator, d_optimizer, options: StepOptions):
     return d_update
 
 
-def _make_g_update(generator, discriminator, g_optimizer, options: StepOptions):
+def _make_g_update(generator, discriminator, g_optimizer, options, split):
     def objective(g_params, gs, z, keys):
         fake, g_state = generator.apply(
             g_params, gs.g_state, z, key=keys[0], train=True
@@ -147,7 +152,7 @@ def _make_g_update(generator, discriminator, g_optimizer, options: StepOptions):
         z_key, g_key, d_key = jax.random.split(key, 3)
         grad_fn = jax.value_and_grad(objective, has_aux=True)
         (loss, g_state), grads = grad_fn(
-            gs.g_params, gs, noise(z_key, options), (g_key, d_key)
+            gs.g_params, gs, split(noise(z_key, options)), (g_key, d_key)
         )
 
         def update(_):
@@ -173,6 +178,8 @@ def make_step(
     g_optimizer: optax.GradientTransformation,
     d_optimizer: optax.GradientTransformation,
     options: StepOptions,
+    *,
+    placement: Placement = ONE_DEVICE,
 ) -> Callable[[GANState, jax.Array], tuple[GANState, dict]]:
     """Build the pure GAN step; jit it once (donating the state) and call it.
 
@@ -206,7 +213,7 @@ def make_step(
       (1, ['d_fake', 'd_loss', 'd_real', 'g_loss'])
     """
     d_update, g_update = make_updates(
-        generator, discriminator, g_optimizer, d_optimizer, options
+        generator, discriminator, g_optimizer, d_optimizer, options, placement=placement
     )
 
     def step(gs: GANState, data: jax.Array):

@@ -29,6 +29,7 @@ from jnn.gan.state import GANState, create
 from jnn.gan.step import StepOptions, make_step, params_tree
 from jnn.runs import loop
 from jnn.runs.engine import Settings, Task
+from jnn.runs.mesh import Placement
 from jnn.runs.restore import Loader, Run
 from jnn.train import optim, supervised_run
 
@@ -153,6 +154,8 @@ def plan(cfg, device_data: jax.Array) -> loop.Plan:
 def task(cfg) -> tuple[Task, Settings, tuple]:
     """The engine task, settings and callbacks of a GAN config."""
     real = data.load(cfg.data)
+    placement = Placement.from_config(cfg.mesh)  # each batch split over `data`
+    placement.check_batch(cfg.train.batch_size, "train.batch_size")
     run = build(cfg, real.x.shape[1:])
     measure = judge(cfg, real)
     sample = _sampler(run.generator)
@@ -169,8 +172,10 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
     made = Task(
         name=NAME,
         state=initial_state(run, cfg.train.seed),
-        step=jax.jit(make_step(*run[:4], run.options), donate_argnums=0),
-        plan=plan(cfg, jnp.asarray(real.x)),
+        step=jax.jit(
+            make_step(*run[:4], run.options, placement=placement), donate_argnums=0
+        ),
+        plan=plan(cfg, placement.replicate(jnp.asarray(real.x))),
         validate=validate,
         test=validate,  # the final quality measures, on the same fixed noise
         config=config_lib.to_dict(cfg),
@@ -182,6 +187,7 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
             "inputs": {"shape": [cfg.gan.latent_dim], "dtype": "float32"},
         },
         finish=finish,
+        placement=placement,
         facts={
             "data": f"{len(real.x):,} real examples of "
             + ("x".join(str(n) for n in real.x.shape[1:]) or "scalar")
@@ -197,6 +203,7 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
         on_nonfinite=train.on_nonfinite,
         tensorboard=train.tensorboard,
         tensorboard_every=train.tensorboard_every_steps,
+        compilation_cache=train.compilation_cache,
     )
     return made, settings, ()
 

@@ -29,7 +29,9 @@ class LanguageModel(NamedTuple):
     """A restored character model: everything `sample_text` needs."""
 
     params: dict  # the model's params {"embed", "rnn_0", ..., "output"}
-    parts: LanguageModelParts  # its layers and cells, for one step at a time
+    # its layers and cells, for one step at a time; a transformer LM's are
+    # `TransformerLmParts` (`jnn.generation.transformer_lm`)
+    parts: LanguageModelParts
     vocab: str  # token id i is character vocab[i]
     config: object  # the run's resolved `jnn.config.Config`
 
@@ -50,6 +52,19 @@ def check_temperature(temperature) -> float:
             "use a small value such as 1e-3 for (near-)greedy argmax decoding",
         )
     return value
+
+
+def check_prime(prime: str, vocab: str):
+    """Return the ids of `prime`, or raise unless it is non-empty and in `vocab`.
+
+    Raises:
+      ValueError: if `prime` is empty or holds characters outside `vocab`.
+    """
+    if not prime:
+        raise _checks.value_error(
+            "sample", "a non-empty `prime`", "''", 'start from a character, e.g. "T"'
+        )
+    return text.encode(prime, vocab)
 
 
 def _step(parts: LanguageModelParts, params, carries, token):
@@ -115,11 +130,7 @@ def sample_text(
         model's vocabulary, `length` is not > 0, or `temperature` is not > 0.
     """
     temperature = check_temperature(temperature)
-    if not prime:
-        raise _checks.value_error(
-            "sample", "a non-empty `prime`", "''", 'start from a character, e.g. "T"'
-        )
-    prime_ids = jnp.asarray(text.encode(prime, model.vocab))
+    prime_ids = jnp.asarray(check_prime(prime, model.vocab))
     ids = make_sampler(model.parts, length)(model.params, prime_ids, key, temperature)
     return text.decode(ids, model.vocab)
 

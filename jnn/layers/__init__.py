@@ -42,6 +42,7 @@ from jnn.layers.norm import batch_norm, group_norm, layer_norm
 from jnn.layers.pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 from jnn.layers.positions import learned_positions, sinusoidal_positions
 from jnn.layers.recurrent import bidirectional, rnn, unroll
+from jnn.layers.transformer import transformer_block
 
 __all__ = [
     "Cell",
@@ -87,5 +88,6 @@ __all__ = [
     "spatial_dropout",
     "step",
     "tanh",
+    "transformer_block",
     "unroll",
 ]

@@ -108,7 +108,8 @@ def _defaults(where, w_i_init, w_h_init, b_init) -> tuple[Initializer, ...]:
 
 def _zeros_carry(where: str, features: int):
     def initial_carry(batch_size: int, dtype=jnp.float32):
-        _checks.non_negative_int(where, "batch_size", batch_size)
+        if not jax.export.is_symbolic_dim(batch_size):  # jnn.export traces "b"
+            _checks.non_negative_int(where, "batch_size", batch_size)
         return jnp.zeros((batch_size, features), dtype)
 
     return initial_carry

@@ -10,15 +10,27 @@ from jnn.models.sequence import (
     sequence_classifier,
     sequence_lm,
 )
+from jnn.models.transformers import (
+    class_token,
+    patches,
+    transformer_lm,
+    transformer_lm_parts,
+    vit,
+)
 
 __all__ = [
+    "class_token",
     "from_config",
     "language_model_parts",
     "lenet",
     "mlp",
+    "patches",
     "residual_block",
     "resnet",
     "rows_as_sequence",
     "sequence_classifier",
     "sequence_lm",
+    "transformer_lm",
+    "transformer_lm_parts",
+    "vit",
 ]

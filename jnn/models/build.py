@@ -15,6 +15,7 @@ from jnn.models.cnn import lenet
 from jnn.models.feedforward import mlp
 from jnn.models.residual_nets import resnet
 from jnn.models.sequence import sequence_classifier, sequence_lm
+from jnn.models.transformers import transformer_lm, vit
 
 # Names in jnn.layers that take other layers or cells, or are not layer
 # constructors: not usable as a `type` in model.layers.
@@ -49,7 +50,8 @@ def from_config(cfg, out_features: int) -> Layer:
     `CnnConfig` `jnn.models.lenet`; `ResnetConfig` `jnn.models.resnet`;
     `RnnConfig` stacks `cell` layers of widths `hidden` (optionally
     bidirectional) over rows or time; `RnnLmConfig` embeds tokens and predicts
-    the next one at every step. `SerialConfig` builds `layers` in order: each
+    the next one at every step, as `TransformerLmConfig` does with
+    `jnn.models.transformer_lm`; `VitConfig` builds `jnn.models.vit`. `SerialConfig` builds `layers` in order: each
     entry is a table with a `type` (e.g. "dense", "relu", "dropout",
     "flatten") and that constructor's keyword arguments (initializers by name,
     e.g. `w_init = "glorot_uniform"`), plus an optional `name` for its
@@ -80,6 +82,20 @@ def _serial(cfg, out_features: int) -> Layer:
 
 
 # `model.kind` -> its builder, reading that kind's config.
+def transformer_lm_options(cfg) -> dict[str, Any]:
+    """The keywords of `transformer_lm` and `transformer_lm_parts` that a
+    `TransformerLmConfig` sets (the sampler rebuilds the same parts)."""
+    return {
+        "features": cfg.features,
+        "blocks": cfg.blocks,
+        "num_heads": cfg.num_heads,
+        "mlp_features": cfg.mlp_features or None,
+        "max_len": cfg.max_len,
+        "positions": cfg.positions,
+        "drop_rate": cfg.dropout,
+    }
+
+
 BUILDERS = {
     "mlp": lambda cfg, out: mlp(
         cfg.hidden,
@@ -116,6 +132,20 @@ BUILDERS = {
         cell=cfg.cell,
         hidden=cfg.hidden,
         embed_features=cfg.embed_features,
+    ),
+    "transformer_lm": lambda cfg, out: transformer_lm(
+        out, **transformer_lm_options(cfg)
+    ),
+    "vit": lambda cfg, out: vit(
+        out,
+        patch_size=cfg.patch_size,
+        features=cfg.features,
+        blocks=cfg.blocks,
+        num_heads=cfg.num_heads,
+        mlp_features=cfg.mlp_features or None,
+        positions=cfg.positions,
+        pool=cfg.pool,
+        drop_rate=cfg.dropout,
     ),
     "serial": _serial,
 }

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jax
 
+from jnn.runs import mesh
+
 # Console names of metrics, in epoch lines and the progress display.
 SHORT = {
     "accuracy": "acc",
@@ -57,6 +59,7 @@ def start_block(task, run_dir: Path | None) -> str:
         "devices": ", ".join(_device(d) for d in devices[:4])
         + (f" … ({len(devices)} in all)" if len(devices) > 4 else ""),
         "params": f"{count:,} in {len(params)} arrays",
+        **_mesh(task),
         **task.facts,
     }
     lines = [f"start {task.name} run"]
@@ -69,6 +72,15 @@ def start_block(task, run_dir: Path | None) -> str:
             break_on_hyphens=False,
         )
     return "\n".join(lines)
+
+
+def _mesh(task) -> dict:
+    """The mesh line: axis sizes and what one device holds (none on 1 device)."""
+    placement = task.placement
+    if placement.mesh is None:
+        return {}
+    held = mesh.describe_memory(placement, task.params_of(task.state), task.state)
+    return {"mesh": f"{placement.describe()}; {held}"}
 
 
 def _device(device) -> str:

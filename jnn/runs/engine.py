@@ -17,11 +17,12 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jnn import _checks
-from jnn.runs import checkpoint, console, loop, tensorboard
+from jnn.runs import checkpoint, compile_cache, console, loop, processes, tensorboard
 from jnn.runs import progress as progress_lib
 from jnn.runs import resume as resume_lib
 from jnn.runs.callbacks import Callback, CheckpointEnd
-from jnn.runs.rundir import RunDir
+from jnn.runs.mesh import ONE_DEVICE, Placement
+from jnn.runs.rundir import Follower, RunDir
 from jnn.runs.signals import Preempted
 from jnn.train import numerics
 
@@ -57,6 +58,8 @@ class Task(NamedTuple):
       facts: `{label: text}` lines for the console's start block after the
         engine's own (run directory, devices, parameter count), e.g.
         `{"data": "train 1437, val 180, test 180 examples", "config": ...}`.
+      placement: The devices the run spreads over (`jnn.runs.mesh`): the
+        engine puts the state (fresh or restored) and every batch there.
     """
 
     name: str
@@ -76,6 +79,7 @@ class Task(NamedTuple):
     finish: Callable[[Any, Path, Callable], dict] | None = None
     warm_start: Callable[[Any], Any] | None = None
     facts: Mapping[str, str] = _EMPTY
+    placement: Placement = ONE_DEVICE
 
 
 class Settings(NamedTuple):
@@ -87,6 +91,8 @@ class Settings(NamedTuple):
     on_nonfinite: str = "stop"  # NaN/Inf loss or gradient: stop | skip
     tensorboard: bool = False  # also write TensorBoard scalars
     tensorboard_every: int = 0  # steps between per-step loss scalars; 0 = off
+    compilation_cache: str = ""  # JAX's persistent cache directory; "" = off
+    fuse_steps: int = 1  # steps per dispatch, in one lax.scan; 1 = per step
 
 
 class ResumeOptions(NamedTuple):
@@ -155,14 +161,20 @@ def run(
     settings = settings or Settings()
     _checks.one_of("run", "resume.mode", resume.mode, resume_lib.MODES)
     _checks.one_of("run", "on_nonfinite", settings.on_nonfinite, numerics.MODES)
-    args = (task, settings, log, progress, resume, stop, tuple(callbacks))
-    if workdir is None:
-        return _run(None, *args)
-    with RunDir(workdir, break_lock=resume.break_lock) as rundir:
-        return _run(rundir, *args)
+    _check_fusing(settings, task)
+    if not processes.is_main():  # process 0 alone prints (`jnn.runs.processes`)
+        log, progress = (lambda line: None), False
+    with compile_cache.enabled(settings.compilation_cache) as cache:
+        args = (task, settings, log, progress, resume, stop, tuple(callbacks), cache)
+        if workdir is None:
+            return _run(None, *args)
+        if not processes.is_main():
+            return _run(Follower(workdir), *args)
+        with RunDir(workdir, break_lock=resume.break_lock) as rundir:
+            return _run(rundir, *args)
 
 
-def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunResult:
+def _run(rundir, task, settings, log, stream, resume, stop, callbacks, cache):
     start = time.perf_counter()
     if rundir:
         state, pos = _resume_or_start(rundir, task, resume, log)
@@ -187,6 +199,9 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
         callbacks=callbacks,
         params_of=task.params_of,
         on_nonfinite=settings.on_nonfinite,
+        placement=task.placement,
+        fuse_steps=settings.fuse_steps,
+        save_every=settings.checkpoint_every_steps if rundir else 0,
     )
 
     def on_epoch(record, state):
@@ -207,6 +222,9 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
     test = task.test(result.state)
     baselines = dict(task.baselines)
     summary = _summary(result, test, baselines, time.perf_counter() - start)
+    if cache is not None:
+        log(cache.line())
+        summary["compilation_cache"] = cache.summary()
     log(console.format_test(test, summary["seconds"], baselines))
     if rundir:
         summary = saver.final(result, summary, log)
@@ -218,6 +236,24 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks) -> RunRes
         rundir and rundir.dir,
         summary,
     )
+
+
+def _check_fusing(settings: Settings, task: Task) -> None:
+    """Raise unless `settings.fuse_steps` fits the run.
+
+    Raises:
+      ValueError: if it is not > 0, or the run is on a mesh of many devices
+        (not fused yet).
+    """
+    fuse = settings.fuse_steps
+    _checks.positive_int("run", "fuse_steps", fuse)
+    if fuse > 1 and task.placement.mesh is not None:
+        raise _checks.value_error(
+            "run",
+            "`fuse_steps` = 1 on a mesh of many devices",
+            fuse,
+            "fused steps run on one device for now",
+        )
 
 
 def _resume_or_start(rundir: RunDir, task: Task, resume: ResumeOptions, log):
@@ -253,6 +289,7 @@ def _restore(found, task: Task, resume: ResumeOptions, log):
     for line in changed:
         log(f"config changed since the checkpoint (allowed): {line}")
     state, pos, meta = resume_lib.restore(found, task.state, task.arrays)
+    state = task.placement.state(state)  # onto this run's devices, any count
     log(resume_lib.describe(found, state, pos))
     step = int(state.step)
     pos, note = resume_lib.extend(pos, meta, step, task.plan, found)
@@ -264,7 +301,8 @@ def _restore(found, task: Task, resume: ResumeOptions, log):
 
 
 def _fresh(task: Task):
-    return task.warm_start(task.state) if task.warm_start else task.state
+    state = task.warm_start(task.state) if task.warm_start else task.state
+    return task.placement.state(state)
 
 
 class _Saver:
@@ -278,7 +316,7 @@ class _Saver:
         meta = {"config": self.task.config, "task": self.task.name}
         meta |= {**self.task.metadata, **(extra or {})}
         meta["position"] = resume_lib.position_to_json(pos)
-        tree = resume_lib.tree(state, pos, self.task.arrays)
+        tree = processes.to_host(resume_lib.tree(state, pos, self.task.arrays))
         step = int(state.step)
         keep = self.settings.keep_checkpoints
         path = self.rundir.checkpoint(step, tree, meta, keep)
@@ -291,7 +329,7 @@ class _Saver:
         pos = result.position._replace(best=None)  # best is in the state now
         path = self.save(result.state, pos, {"final": True, **summary})
         summary = {**summary, "checkpoint": str(path.relative_to(self.rundir.dir))}
-        if self.task.finish is not None:
+        if self.task.finish is not None and processes.is_main():
             summary |= self.task.finish(result.state, self.rundir.dir, log)
         self.rundir.results(summary)
         return summary

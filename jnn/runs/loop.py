@@ -23,6 +23,7 @@ import numpy as np
 
 from jnn.runs import progress
 from jnn.runs.callbacks import Callback, EpochEnd, StepEnd
+from jnn.runs.mesh import ONE_DEVICE, Placement
 from jnn.train import numerics
 
 
@@ -83,18 +84,19 @@ class _Sums(NamedTuple):
     bad: jax.Array
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
-def _step_and_fold(step, weigh, with_logs: bool, state, batch, sums: _Sums):
-    """One step and its metrics folded into the sums: a single dispatch.
+def _fold(step, weigh, with_logs: bool, placement, state, batch, sums: _Sums):
+    """One step and its metrics folded into the sums (`_step_and_fold`).
 
     A separate host-side fold per step costs more than a small model's step.
     A step flagged non-finite (`nonfinite` >= 0) is left out of the sums and
     counted; the first one's update index and code are kept in `bad`. The
     step's own metrics come back only `with_logs` (for callbacks): extra
-    outputs cost a small model's step measurably.
+    outputs cost a small model's step measurably. On a mesh, the new state
+    keeps the placement's shardings (the batch's come with it).
     """
     index = state.step
     state, logs = step(state, batch)
+    state = placement.constrain(state)
     code = logs.pop("nonfinite", jnp.int32(-1))
     ok = code < 0
     weight = jnp.asarray(weigh(batch), jnp.float32)
@@ -106,6 +108,24 @@ def _step_and_fold(step, weigh, with_logs: bool, state, batch, sums: _Sums):
     count = sums.count + jnp.where(ok, weight, 0.0)
     skipped = sums.skipped + (~ok).astype(jnp.int32)
     return state, _Sums(totals, count, skipped, bad), logs if with_logs else None
+
+
+# One step and its fold: a single dispatch.
+_step_and_fold = jax.jit(_fold, static_argnums=(0, 1, 2, 3), donate_argnums=4)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
+def _steps_and_fold(step, weigh, placement, state, batches, sums: _Sums):
+    """K steps and their folds in one `lax.scan` over batches stacked on a
+    leading axis: one dispatch for K steps. The loop body is `_fold` itself,
+    so the state and sums equal K `_step_and_fold` calls bitwise on CPU."""
+
+    def body(carry, batch):
+        state, sums = carry
+        state, sums, _ = _fold(step, weigh, False, placement, state, batch, sums)
+        return (state, sums), None
+
+    return jax.lax.scan(body, (state, sums), batches)[0]
 
 
 def _start_sums(step, state, batch, pos: Position) -> _Sums:
@@ -149,6 +169,9 @@ class Hooks(NamedTuple):
     callbacks: Sequence[Callback] = ()  # research code's hooks, early stopping
     params_of: Callable[[Any], Any] = lambda state: state.params  # for errors
     on_nonfinite: str = "stop"  # "stop" raises, "skip" counts (numerics.py)
+    placement: Placement = ONE_DEVICE  # devices; batches are split over them
+    fuse_steps: int = 1  # steps per dispatch (`_steps_and_fold`); 1 = per step
+    save_every: int = 0  # a fused dispatch ends at steps this divides (0: none)
 
 
 def _phase(hooks: Hooks, name: str, epoch: int, begun: bool) -> None:
@@ -168,31 +191,44 @@ def run_epoch(
     """Step through the rest of epoch `pos.epoch`, from batch `pos.batch` on.
 
     `state` is consumed (donated), whether or not `step` itself donates.
-    `hooks.on_step(state, pos)` runs after every batch but the epoch's last
-    (whose position is only complete after validation; `train` calls it
-    then); `settle` its `pos` before saving it. `hooks.on_batch` gets a
-    `progress.BatchEnd` after every batch with device sums, so it decides
+    `hooks.on_step(state, pos)` runs after every dispatch but the epoch's
+    last (whose position is only complete after validation; `train` calls
+    it then); `settle` its `pos` before saving it. `hooks.on_batch` gets a
+    `progress.BatchEnd` after every dispatch with device sums, so it decides
     when to sync. Callbacks' `on_step` get each step's (device) metrics.
     `hooks.on_phase` hears the epoch begin and end and, if `compiling` (the
     run's first step, which compiles), the "compile" phase around it.
+
+    With `hooks.fuse_steps` = K > 1 (and no callback's `on_step`), K steps
+    go in one dispatch (`_steps_and_fold`), the state bitwise that of the
+    per-step loop. A dispatch ends after every K batches of the epoch, at
+    its end, and where the run's step count is a multiple of
+    `hooks.save_every` (a checkpoint is due there).
     """
     hooks = hooks or Hooks()
     _phase(hooks, "epoch", pos.epoch, True)
     total = plan.num_batches(pos.epoch)
     on_steps = [c.on_step for c in hooks.callbacks if c.on_step is not None]
+    fuse = 1 if on_steps else hooks.fuse_steps
+    every = hooks.save_every if fuse > 1 else 0
+    at = (pos.batch, int(state.step) if every else 0)  # a sync per epoch, if any
     sums = None
-    for batch in plan.batches(pos.epoch, pos.batch):
+    for chunk in _chunks(plan.batches(pos.epoch, pos.batch), at, fuse, every):
         if compiling:  # the first call traces and compiles before it returns
             _phase(hooks, "compile", pos.epoch, True)
         if sums is None:
-            sums = _start_sums(step, state, batch, pos)
-        fold = (step, plan.weight, bool(on_steps))
-        state, sums, logs = _step_and_fold(*fold, state, batch, sums)
+            sums = _start_sums(step, state, chunk[0], pos)
+        state, sums, logs = _dispatch(
+            step, plan, hooks, bool(on_steps), state, chunk, sums
+        )
         if compiling:
             _phase(hooks, "compile", pos.epoch, False)
             compiling = False
-        pos = pos._replace(batch=pos.batch + 1, **sums._asdict())
-        if pos.batch % CHECK_EVERY == 0 or pos.batch == total:
+        before, pos = (
+            pos.batch,
+            pos._replace(batch=pos.batch + len(chunk), **sums._asdict()),
+        )
+        if pos.batch // CHECK_EVERY > before // CHECK_EVERY or pos.batch == total:
             settle(pos, hooks.params_of(state), hooks.on_nonfinite)
         for on_step in on_steps:
             on_step(StepEnd(pos.epoch, pos.batch, state, logs))
@@ -203,6 +239,35 @@ def run_epoch(
             hooks.on_step(state, pos)
     _phase(hooks, "epoch", pos.epoch, False)
     return state, pos
+
+
+def _chunks(batches: Iterable, at: tuple[int, int], fuse: int, every: int):
+    """The epoch's batches in lists, one per dispatch: up to `fuse`, ending
+    after every `fuse` batches of the epoch and where the run's step count
+    is a multiple of `every` (0: nowhere); `at` = (batch, step) at the start.
+    Epochs of a multiple of `fuse` batches compile one fused program."""
+    chunk, (batch_at, step_at) = [], at
+    for batch in batches:
+        chunk.append(batch)
+        batch_at, step_at = batch_at + 1, step_at + 1
+        if batch_at % fuse == 0 or (every and step_at % every == 0):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _dispatch(step, plan: Plan, hooks: Hooks, with_logs: bool, state, chunk, sums):
+    """Run one chunk of steps: per step, or K stacked in one scan."""
+    placement = hooks.placement
+    if len(chunk) == 1 and hooks.fuse_steps == 1:
+        batch = placement.batch(chunk[0])
+        return _step_and_fold(
+            step, plan.weight, with_logs, placement, state, batch, sums
+        )
+    stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *chunk)
+    state, sums = _steps_and_fold(step, plan.weight, placement, state, stacked, sums)
+    return state, sums, None
 
 
 def _record(state, pos: Position, validate, schedule, hooks: Hooks) -> dict:

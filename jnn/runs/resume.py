@@ -109,10 +109,15 @@ def check_config(saved: dict, now: dict, path: Path, *, allow: bool) -> list[str
     (the task resolves the saved one, see `jnn.runs.engine.Task`). Returns
     the differences (empty, or those allowed) for the log.
 
+    The `[mesh]` section may change freely: a checkpoint restores onto any
+    device count, so those differences are returned for the log only.
+
     Raises:
       ValueError: naming every differing dotted key, unless `allow`.
     """
     lines = config_differences(saved, now)
+    topology = [line for line in lines if line.startswith("mesh.")]
+    lines = [line for line in lines if not line.startswith("mesh.")]
     if lines and not allow:
         hint = "resume with the same config, or pass --allow-config-change"
         raise _checks.value_error(
@@ -121,7 +126,7 @@ def check_config(saved: dict, now: dict, path: Path, *, allow: bool) -> list[str
             f"{len(lines)} difference(s):\n  " + "\n  ".join(lines),
             hint,
         )
-    return lines
+    return topology + lines
 
 
 def sums_to_json(totals: dict | None) -> dict | None:

@@ -71,3 +71,31 @@ class RunDir:
         path = self.dir / "results.json"
         path.write_text(json.dumps(summary, indent=2) + "\n")
         return path
+
+
+class Follower:
+    """A run directory as process k > 0 of a multi-process run sees it.
+
+    It reads checkpoints (to resume like process 0) and writes nothing:
+    process 0's `RunDir` holds the lock and writes (see `jnn.runs.processes`).
+    """
+
+    events = None  # no TensorBoard writer
+
+    def __init__(self, path: str | Path):
+        self.dir = Path(path)
+        self.checkpoints = self.dir / "checkpoints"
+
+    def begin(self, config_text: str, history: tuple, tensorboard_on: bool) -> None:
+        """Nothing: process 0 writes the config and metrics."""
+
+    def record(self, record: dict) -> None:
+        """Nothing: process 0 writes the records."""
+
+    def checkpoint(self, step: int, tree: dict, meta: dict, keep: int) -> Path:
+        """The path process 0 commits this step's checkpoint to."""
+        return checkpoint.path_of(self.checkpoints, step)
+
+    def results(self, summary: dict) -> Path:
+        """Nothing: process 0 writes `results.json`."""
+        return self.dir / "results.json"

@@ -9,6 +9,7 @@ from jnn.runs.callbacks import Callback
 from jnn.runs.engine import ResumeOptions, RunResult, Settings
 from jnn.train import early_stopping
 from jnn.train.fitting import fit, fit_config
+from jnn.train.fused import scan_steps
 from jnn.train.state import TrainState, create
 from jnn.train.step import Batch, make_eval_step, make_train_step
 
@@ -25,4 +26,5 @@ __all__ = [
     "fit_config",
     "make_eval_step",
     "make_train_step",
+    "scan_steps",
 ]

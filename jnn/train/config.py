@@ -11,6 +11,7 @@ from jnn.config.loader import NON_NEGATIVE, POSITIVE, SEED, Problem, Rule, setti
 from jnn.train import numerics
 from jnn.train.batches import RAGGED
 from jnn.train.early_stopping import MODES
+from jnn.train.precision import PRECISIONS
 
 # The choices of `jnn.train.early_stopping.resolve_mode`.
 
@@ -24,6 +25,8 @@ class TrainConfig:
     epochs: int = setting(50, rule=POSITIVE)  # passes over the training split
     batch_size: int = setting(64, rule=NON_NEGATIVE)  # 0 = full batch
     ragged: str = setting("pad", choices=RAGGED)  # last partial batch
+    precision: str = setting("float32", choices=PRECISIONS)  # compute dtype
+    fuse_steps: int = setting(1, rule=POSITIVE)  # steps per dispatch (lax.scan)
     eval_batch_size: int = setting(1024, rule=POSITIVE)  # jitted evaluation
     checkpoint_every: int = setting(0, rule=NON_NEGATIVE)  # epochs; 0 = final only
     checkpoint_every_steps: int = setting(0, rule=NON_NEGATIVE)  # steps; 0 = off
@@ -33,6 +36,9 @@ class TrainConfig:
     tensorboard_every_steps: int = setting(  # per-step train loss every N; 0 = off
         0, rule=NON_NEGATIVE, read_if=("tensorboard", (True,))
     )
+    # JAX's persistent compilation cache (`jnn.runs.compile_cache`): a
+    # directory, shared by runs; "" = off.
+    compilation_cache: str = ""
     # Fine-tuning: a run directory whose params and state start this run
     # ("" = a fresh init); the optimizer and position start afresh.
     init_from: str = ""

@@ -8,6 +8,7 @@ pre-emption, progress, logs and callbacks as `scripts/train.py`.
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optax
@@ -19,7 +20,11 @@ from jnn.data.dataset import Dataset, Splits, validate
 from jnn.runs import engine
 from jnn.runs.callbacks import Callback
 from jnn.runs.engine import ResumeOptions, RunResult, Settings
+from jnn.runs.mesh import Placement
 from jnn.train import batches, supervised
+
+if TYPE_CHECKING:
+    from jax.sharding import Mesh
 
 _EMPTY = (np.zeros((0, 1), np.float32), np.zeros((0,), np.int32))
 
@@ -45,6 +50,8 @@ def fit(
     progress=None,
     resume: ResumeOptions | None = None,
     stop: Callable[[], int | None] | None = None,
+    mesh: "int | Mesh | Placement | None" = None,
+    precision: str = "float32",
 ) -> RunResult:
     """Train a model built in Python on `(x, y)` arrays with the run engine.
 
@@ -79,6 +86,14 @@ def fit(
       settings: Checkpoint cadence and retention, non-finite handling,
         TensorBoard (`jnn.runs.engine.Settings`); None means the defaults.
       log, progress, resume, stop: As `jnn.runs.engine.run`.
+      mesh: The devices to spread the run over, as a config's [mesh]: the
+        size of the data axis (0 = all devices), a `jax.sharding.Mesh` with
+        a "data" axis, or a `jnn.runs.mesh.Placement` (e.g.
+        `Placement.of(4, fsdp=True)`); None runs on the default device.
+        `batch_size` must divide over the data axis.
+      precision: The compute dtype, "float32" or "bfloat16" (params,
+        optimizer state, loss and metrics stay float32; see
+        `jnn.train.precision`); `load_run` applies the same.
 
     Returns:
       A `RunResult`: `state` (the final `TrainState`), `history`, `test`,
@@ -104,6 +119,8 @@ def fit(
         metrics=_metrics(metrics, splits),
         penalty=penalty,
         augment=augment,
+        placement=Placement.of(mesh),
+        precision=precision,
     )
     config = _python_config(pieces, loss, settings)
     task = supervised.make_task(
@@ -213,6 +230,7 @@ def _python_config(pieces: supervised.Pieces, loss, settings: Settings) -> dict:
             "epochs": pieces.epochs,
             "batch_size": pieces.batch_size,
             "seed": pieces.seed,
+            "precision": pieces.precision,
             **settings._asdict(),
         },
         "python": {

@@ -20,7 +20,8 @@ from jnn._types import Layer
 from jnn.data.dataset import Splits
 from jnn.runs import loop
 from jnn.runs.engine import Task
-from jnn.train import batches
+from jnn.runs.mesh import ONE_DEVICE, Placement
+from jnn.train import batches, precision
 from jnn.train.state import TrainState, create
 from jnn.train.step import Batch, make_eval_step, make_train_step
 
@@ -43,6 +44,8 @@ class Pieces(NamedTuple):
     ragged: str = "pad"  # last partial batch: pad (masked) | drop
     eval_batch_size: int = 1024
     schedule: Callable[[int], float] | None = None  # step -> lr, for the log
+    placement: Placement = ONE_DEVICE  # devices (`jnn.runs.mesh`)
+    precision: str = "float32"  # compute dtype (`jnn.train.precision`)
 
 
 def batch_weight(batch: Batch) -> jax.Array:
@@ -50,13 +53,25 @@ def batch_weight(batch: Batch) -> jax.Array:
     return jnp.sum(batch.mask)
 
 
-def evaluate(eval_step, params, state, x: np.ndarray, y: np.ndarray, batch_size: int):
-    """Run a jitted `eval_step` over a whole split; return exact metric means."""
+def evaluate(
+    eval_step,
+    params,
+    state,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    placement: Placement = ONE_DEVICE,
+):
+    """Run a jitted `eval_step` over a whole split; return exact metric means.
+
+    On a mesh, each batch is split over its data axis (`batch_size` must
+    divide over it; padding rows are masked, so they change nothing).
+    """
     if len(x) == 0:
         return {}
     totals = None
     for batch in batches.eval_batches(x, y, batch_size):
-        sums = eval_step(params, state, batch)
+        sums = eval_step(params, state, placement.batch(batch))
         totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
     count = float(totals.pop("count"))
     return {name: float(value) / count for name, value in totals.items()}
@@ -71,8 +86,9 @@ def initial_state(p: Pieces) -> TrainState:
 
 def steps(p: Pieces):
     """The jitted train step (state donated, non-finite guard on) and eval step."""
+    model = precision.cast_model(p.model, p.precision)
     train_step = make_train_step(
-        p.model,
+        model,
         p.loss_fn,
         p.optimizer,
         penalty=p.penalty,
@@ -80,7 +96,7 @@ def steps(p: Pieces):
         augment=p.augment,
         guard_nonfinite=True,  # the engine stops or skips (on_nonfinite)
     )
-    eval_step = make_eval_step(p.model, p.loss_fn, p.metrics)
+    eval_step = make_eval_step(model, p.loss_fn, p.metrics)
     return jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
 
 
@@ -115,12 +131,15 @@ def make_task(p: Pieces, *, state: TrainState | None = None, **saved) -> Task:
         sizes come first).
     """
     _checks.positive_int("fit", "epochs", p.epochs)
+    p.placement.check_batch(p.batch_size, "batch_size")
     facts = {"data": data_sizes(p), **saved.pop("facts", {})}
+    saved["metadata"] = {**saved.get("metadata", {}), "precision": p.precision}
     train_step, eval_step = steps(p)
-    size = p.eval_batch_size
+    size = p.placement.round_up(p.eval_batch_size)  # masked padding rows
 
     def on(split, ts):
-        return evaluate(eval_step, ts.params, ts.state, split.x, split.y, size)
+        xy = split.x, split.y
+        return evaluate(eval_step, ts.params, ts.state, *xy, size, p.placement)
 
     def validate(ts) -> dict:
         return {f"val_{k}": v for k, v in on(p.splits.val, ts).items()}
@@ -141,6 +160,7 @@ def make_task(p: Pieces, *, state: TrainState | None = None, **saved) -> Task:
         schedule=p.schedule,
         test=lambda ts: on(p.splits.test, ts),
         facts=facts,
+        placement=p.placement,
         **saved,
     )
 

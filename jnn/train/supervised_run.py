@@ -11,8 +11,9 @@ from jnn import _checks, data, losses, models
 from jnn import config as config_lib
 from jnn.data.classes import class_names
 from jnn.runs.engine import Settings, Task
+from jnn.runs.mesh import Placement
 from jnn.runs.restore import Loader, Run
-from jnn.train import early_stopping, setup, supervised
+from jnn.train import early_stopping, precision, setup, supervised
 from jnn.train.step import make_eval_step
 
 
@@ -41,7 +42,17 @@ def pieces(cfg, run: setup.Setup) -> supervised.Pieces:
         ragged=cfg.train.ragged,
         eval_batch_size=run.eval_batch_size,
         schedule=run.schedule,
+        placement=_placement(cfg),
+        precision=cfg.train.precision,
     )
+
+
+def _placement(cfg) -> Placement:
+    """The devices of `cfg`'s [mesh]; its batch size must divide over them."""
+    placement = Placement.from_config(cfg.mesh)
+    if cfg.train.batch_size:  # 0: the full batch, checked once resolved
+        placement.check_batch(cfg.train.batch_size, "train.batch_size")
+    return placement
 
 
 def task(cfg) -> tuple[Task, Settings, tuple]:
@@ -135,6 +146,8 @@ def settings(train) -> Settings:
         on_nonfinite=train.on_nonfinite,
         tensorboard=train.tensorboard,
         tensorboard_every=train.tensorboard_every_steps,
+        compilation_cache=train.compilation_cache,
+        fuse_steps=train.fuse_steps,
     )
 
 
@@ -181,6 +194,7 @@ def loader(meta: dict, ckpt, model) -> Loader:
             )
         cfg = config_lib.from_dict(saved, source=f"{ckpt}/manifest.json")
         model = models.from_config(cfg.model, _out_features(meta))
+    model = precision.cast_model(model, meta.get("precision", "float32"))
     spec = meta["inputs"]
     x_spec = jax.ShapeDtypeStruct((1, *spec["shape"]), np.dtype(spec["dtype"]))
     params, state = jax.eval_shape(model.init, jax.random.key(0), x_spec)

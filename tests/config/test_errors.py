@@ -14,7 +14,7 @@ from jnn.models.config import MlpConfig
 from jnn.train.config import TrainConfig
 from jnn.train.optim import OptimConfig
 
-SUPERVISED = "[data, early_stopping, loss, model, optim, train]"
+SUPERVISED = "[data, early_stopping, loss, mesh, model, optim, train]"
 # The keys [train] reads by default (tensorboard_every_steps needs tensorboard).
 TRAIN_KEYS = ", ".join(
     f.name
@@ -96,7 +96,8 @@ MALFORMED = [
     (
         "[model]\nkind = 'cnnn'",
         V,
-        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'rnn', 'rnn_lm', 'serial']",
+        "`model.kind` to be one of ['cnn', 'mlp', 'resnet', 'rnn', 'rnn_lm', 'serial', "
+        "'transformer_lm', 'vit']",
     ),
     ("[model]\nactivation = 'relux'", V, "did you mean 'relu'?"),
     ("[model]\nw_init = 'he_norml'", V, "did you mean 'he_normal'?"),
@@ -130,7 +131,8 @@ MALFORMED = [
     (
         "[data]\nname = 'text'",
         V,
-        "`model.kind` = 'rnn_lm' with `data.name` = 'text', got kind 'mlp' with data 'text'",
+        "`model.kind` one of ['rnn_lm', 'transformer_lm'] with `data.name` = 'text', "
+        "got kind 'mlp' with data 'text'",
     ),
     ("[model]\nkind = 'rnn_lm'", V, "got kind 'rnn_lm' with data 'digits'"),
     (

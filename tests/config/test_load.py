@@ -121,7 +121,7 @@ def test_gan_defaults_have_only_gan_sections():
     assert isinstance(cfg.train, GanTrainConfig) and cfg.gan == GanConfig()
     adam = OptimConfig(name="adam", lr=2e-4, b1=0.5, b2=0.999)
     assert cfg.optim.generator == adam == cfg.optim.discriminator
-    assert list(config.to_dict(cfg)) == ["data", "optim", "train", "gan"]
+    assert list(config.to_dict(cfg)) == ["data", "optim", "train", "gan", "mesh"]
 
 
 def test_a_sub_table_keeps_its_field_default_for_missing_keys(tmp_path):

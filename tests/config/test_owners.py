@@ -13,9 +13,9 @@ from jnn.data.normalization import METHODS
 from jnn.gan import config as gan_config
 from jnn.gan import losses as gan_losses
 from jnn.gan import models as gan_models
-from jnn.models import build, sequence
+from jnn.models import build, sequence, transformers
 from jnn.runs import tasks as runs_tasks
-from jnn.train import batches, early_stopping, numerics, optim
+from jnn.train import batches, early_stopping, numerics, optim, precision
 
 
 def _choices(schema, path: str = "", task: str = "") -> dict:
@@ -49,9 +49,12 @@ OWNERS = {
     ("supervised", "model.w_init"): initializers.NAMES,
     ("supervised", "model.b_init"): initializers.NAMES,
     ("supervised", "model.cell"): tuple(sequence.CELLS),
+    ("supervised", "model.positions"): transformers.POSITIONS,
+    ("supervised", "model.pool"): transformers.POOLS,
     ("supervised", "loss.name"): losses.NAMES,
     **{("supervised", f"optim.{k}"): v for k, v in OPTIM.items()},
     ("supervised", "train.ragged"): batches.RAGGED,
+    ("supervised", "train.precision"): precision.PRECISIONS,
     ("supervised", "train.on_nonfinite"): numerics.MODES,
     ("supervised", "early_stopping.mode"): early_stopping.MODES,
     ("gan", "data.name"): tuple(gan_config.SOURCES),

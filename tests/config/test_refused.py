@@ -135,6 +135,18 @@ UNREAD = {
         "true",
         "model.kind 'rnn' only",
     ),
+    "model transformer_lm": (
+        "[data]\nname = 'text'\n[model]\nkind = 'transformer_lm'",
+        "model.pool",
+        "'mean'",
+        "model.kind 'vit' only",
+    ),
+    "model vit": (
+        "[model]\nkind = 'vit'",
+        "model.max_len",
+        "16",
+        "model.kind 'transformer_lm' only",
+    ),
     "model serial": (
         "[model]\nkind = 'serial'\nlayers = [{type = 'dense', features = 10}]",
         "model.hidden",

@@ -103,7 +103,10 @@ def test_check_tokens_rejects_out_of_range_ids():
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        (["data.name=text"], r"`model.kind` = 'rnn_lm' with `data.name` = 'text'"),
+        (
+            ["data.name=text"],
+            r"`model.kind` one of \['rnn_lm', 'transformer_lm'\] with",
+        ),
         (["model.kind=rnn_lm"], r"got kind 'rnn_lm' with data 'digits'"),
         (
             ["data.name=text", "model.kind=rnn_lm", "model.bidirectional=true"],

@@ -21,6 +21,9 @@ TINY = [
 ]
 
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # wiring, bitwise
+
+
 @pytest.fixture(scope="module")
 def cfg():
     return config_lib.load(CONFIGS / "gan_ring.toml", TINY)

@@ -9,6 +9,7 @@ persistent compilation cache keeps each launch at ~2.5 s of CPU.
 
 The CI run makes JNN_KILLS=4 kills (1 during a save); the acceptance run of
 20 kills (5 during saves) is `JNN_KILLS=20 pytest tests/runs/test_kill.py`.
+`JNN_KILL_DEVICES=4` runs every launch data-parallel on 4 CPU devices.
 """
 
 import os
@@ -31,6 +32,7 @@ from jnn.train import supervised_run
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("JNN_KILLS", "4"))
+DEVICES = int(os.environ.get("JNN_KILL_DEVICES", "1"))
 SAVE_KILLS = max(1, KILLS // 4)
 EPOCHS = 4 + 2 * KILLS  # ~6 steps per epoch: room for every kill
 CONFIG = f"""
@@ -53,6 +55,8 @@ keep_checkpoints = 2
 [early_stopping]
 enabled = true
 patience = 1000
+[mesh]
+data = {DEVICES}
 """
 
 
@@ -65,6 +69,7 @@ class Child:
         env |= {"JAX_COMPILATION_CACHE_DIR": str(cache)}
         env |= {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
         env |= {"JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}  # faster compiles
+        env |= {"XLA_FLAGS": f"--xla_force_host_platform_device_count={DEVICES}"}
         argv = [sys.executable, "-m", "jnn.cli", str(config), "--workdir", str(run)]
         self.proc = subprocess.Popen(
             [*argv, *extra],
@@ -111,7 +116,7 @@ def paths(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fresh_state(paths):
-    cfg = config_lib.load(paths / "tiny.toml")
+    cfg = config_lib.load(paths / "tiny.toml", ["mesh.data=1"])  # this process: 1
     task, _, _ = supervised_run.task(cfg)
     return task.state, task.arrays
 

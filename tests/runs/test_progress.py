@@ -32,6 +32,9 @@ def _frames(text: str) -> list[str]:
     return [f.removesuffix("\x1b[K") for f in text.split("\r") if f.strip("\x1b[K")]
 
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # wiring, bitwise
+
+
 def test_bar_is_none_and_silent_off_a_terminal():
     assert progress.bar(io.StringIO(), epochs=3) is None
     assert progress.bar(object(), epochs=3) is None  # no isatty at all

@@ -16,11 +16,23 @@ CONFIGS = sorted(CONFIG_DIR.glob("*.toml"))
 
 # Configs whose one full epoch is too long for CI run smaller here: the char
 # model reads the repository's README instead of the ~465k-character corpus.
+TINY_TRANSFORMER = ("model.features=16", "model.blocks=1", "model.num_heads=2")
+TINY_TRANSFORMER += ("model.mlp_features=16",)
 CI_OVERRIDES = {
     "char_lstm.toml": [
         f'data.path="{(CONFIG_DIR.parent / "README.md").as_posix()}"',
         "model.hidden=[32]",
         "optim.warmup_steps=0",  # 1 epoch of 2 steps is shorter than the warmup
+    ],
+    "char_transformer.toml": [
+        f'data.path="{(CONFIG_DIR.parent / "README.md").as_posix()}"',
+        *TINY_TRANSFORMER,
+        *("train.batch_size=64", "optim.warmup_steps=0"),
+    ],
+    "vit_digits.toml": [
+        *TINY_TRANSFORMER,
+        "train.batch_size=256",
+        "optim.warmup_steps=0",
     ],
 }
 
@@ -34,6 +46,9 @@ def _short(cfg, epochs=1):
 SUPERVISED = [
     p for p in CONFIGS if not any(part in p.name for part in ("mnist", "gan", "arrays"))
 ]
+
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # wiring: one epoch each
 
 
 def test_every_config_is_covered():

@@ -75,15 +75,20 @@ def train_cnn(workdir, epochs, **kwargs):
     )
 
 
-def test_python_cnn_reaches_98_5_percent_and_writes_a_full_run(tmp_path):
-    # Seeds 0, 1, 2 measured 99.4%, 99.2%, 98.6% at 60 epochs (359 test images).
-    result = train_cnn(tmp_path / "run", epochs=60)
-    assert result.test["accuracy"] >= 0.985, result.test
+# The suite's run: 12 epochs (98.3% measured, seed 0, in 11 s); the
+# acceptance run (JNN_ACCEPTANCE=1): 60 epochs, where seeds 0, 1, 2 measured
+# 99.4%, 99.2%, 98.6% (359 test images).
+EPOCHS, THRESHOLD = (60, 0.985) if os.environ.get("JNN_ACCEPTANCE") else (12, 0.975)
+
+
+def test_python_cnn_reaches_its_accuracy_and_writes_a_full_run(tmp_path):
+    result = train_cnn(tmp_path / "run", epochs=EPOCHS)
+    assert result.test["accuracy"] >= THRESHOLD, result.test
     run = tmp_path / "run"
     names = {"config.toml", "metrics.jsonl", "metrics.csv", "results.json"}
     assert names <= {p.name for p in run.iterdir()}
     records = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in records] == list(range(1, 61))
+    assert [r["epoch"] for r in records] == list(range(1, EPOCHS + 1))
     saved = json.loads((run / "results.json").read_text())
     assert saved["test"]["accuracy"] == result.test["accuracy"]
     loaded = jnn.load_run(run, model=cnn())
@@ -108,6 +113,7 @@ def _kill_at(epoch: int, batch: int) -> Callback:
     return Callback(on_step=on_step)
 
 
+@pytest.mark.usefixtures("fast_compiles")  # on from here to the module's end
 def test_sigterm_then_a_second_fit_ends_bitwise_equal(tmp_path):
     whole = train_cnn(tmp_path / "whole", epochs=3)
     with catch_preemption() as stop, pytest.raises(Preempted) as event:

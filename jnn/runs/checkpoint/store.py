@@ -120,7 +120,7 @@ def save(
     """
     _checks.non_negative_int("save", "step", step)
     directory = Path(directory)
-    final = directory / f"ckpt_{step:08d}"
+    final = path_of(directory, step)
     if final.exists() and not overwrite:
         hint = "pass overwrite=True to replace it"
         raise _checks.value_error("save", f"no checkpoint at '{final}'", "one", hint)
@@ -176,6 +176,11 @@ def at_step(directory: str | os.PathLike, step: int) -> Path | None:
     """Return the committed checkpoint of `step` in `directory`, or None."""
     found = [p for p in all_checkpoints(directory) if step_of(p) == step]
     return found[0] if found else None
+
+
+def path_of(directory: str | os.PathLike, step: int) -> Path:
+    """Where `save` commits the checkpoint of `step` in `directory`."""
+    return Path(directory) / f"ckpt_{step:08d}"
 
 
 def step_of(path: Path) -> int:

@@ -1,0 +1,108 @@
+"""`fuse_steps`: K steps per dispatch in the engine, bitwise the per-step run."""
+
+import json
+import signal
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import jnn
+from jnn import layers as nn
+from jnn.runs.callbacks import Callback
+from jnn.runs.engine import Settings
+from jnn.runs.mesh import Placement
+from jnn.runs.signals import Preempted
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # bitwise either way
+
+X = np.random.default_rng(0).normal(size=(90, 6)).astype(np.float32)
+Y = (X[:, 0] + X[:, 1] > 0).astype(np.int32)
+MODEL = nn.named(h=nn.dense(12), a=nn.relu(), d=nn.dropout(0.2), o=nn.dense(2))
+
+
+def _fit(workdir=None, *, fuse=1, every=0, **kwargs):
+    settings = Settings(fuse_steps=fuse, checkpoint_every_steps=every)
+    return jnn.train.fit(
+        MODEL,
+        "sparse_softmax_cross_entropy",
+        optax.adam(1e-2),
+        (X, Y),
+        val=(X[:30], Y[:30]),
+        epochs=3,
+        batch_size=8,  # 12 steps per epoch, the last one padded
+        workdir=workdir,
+        settings=settings,
+        log=None,
+        progress=False,
+        **kwargs,
+    )
+
+
+def _bytes(state) -> list[bytes]:
+    def host(leaf):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        return np.asarray(leaf).tobytes()
+
+    return [host(leaf) for leaf in jax.tree.leaves(state)]
+
+
+def _history(result) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in result.history]
+
+
+@pytest.fixture(scope="module")
+def per_step():
+    return _fit()
+
+
+@pytest.mark.parametrize("fuse", [50])  # a whole epoch a dispatch (5: below)
+def test_fused_runs_equal_the_per_step_run_bitwise(per_step, fuse):
+    fused = _fit(fuse=fuse)
+    assert _bytes(fused.state) == _bytes(per_step.state)
+    assert _history(fused) == _history(per_step)
+
+
+def test_fused_dispatches_end_at_every_checkpoint_step(tmp_path, per_step):
+    fused = _fit(tmp_path / "fused", fuse=5, every=7)
+    saved = sorted(p.name for p in (tmp_path / "fused" / "checkpoints").iterdir())
+    assert saved == [f"ckpt_{s:08d}" for s in (7, 14, 21, 28, 35)] + ["ckpt_00000036"]
+    assert _bytes(fused.state) == _bytes(per_step.state)
+
+
+def test_a_fused_run_preempted_then_resumed_ends_bitwise_equal(tmp_path, per_step):
+    polls = iter(range(100))
+
+    def stop():  # polled at steps 5, 10, 12 (the epoch's end), 17, ...
+        return signal.SIGTERM if next(polls) == 3 else None
+
+    with pytest.raises(Preempted) as event:
+        _fit(tmp_path / "cut", fuse=5, stop=stop)
+    assert event.value.step == 17  # dispatches of 5, 5, 2 | 5 in epoch 2
+    resumed = _fit(tmp_path / "cut", fuse=5)
+    assert _bytes(resumed.state) == _bytes(per_step.state)
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
+
+
+def test_per_step_callbacks_get_every_step_even_when_fusing(per_step):
+    seen = []
+    fused = _fit(
+        fuse=6, callbacks=[Callback(on_step=lambda end: seen.append(end.batch))]
+    )
+    assert seen == list(range(1, 13)) * 3
+    assert _bytes(fused.state) == _bytes(per_step.state)
+
+
+def test_fuse_steps_must_be_positive_and_on_one_device():
+    with pytest.raises(ValueError, match=r"expected `fuse_steps` > 0, got 0"):
+        _fit(fuse=0)
+    one = Placement(jax.make_mesh((1,), ("data",)))  # a mesh, though of one
+    with pytest.raises(
+        ValueError,
+        match=r"expected `fuse_steps` = 1 on a mesh of many devices, got 4\. "
+        r"Hint: fused steps run on one device for now",
+    ):
+        _fit(fuse=4, mesh=one)

@@ -1,0 +1,105 @@
+"""Mixed precision (`jnn.train.precision`): bfloat16 compute, float32 state."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jnn
+from jnn import config as config_lib
+from jnn import layers as nn
+from jnn.train import precision
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # accuracy: see _acceptance
+
+
+def test_float32_is_the_model_itself():
+    model = nn.dense(3)
+    assert precision.cast_model(model, "float32") is model
+
+
+def test_unknown_precisions_are_refused():
+    with pytest.raises(ValueError, match=r"expected `precision` to be one of"):
+        precision.cast_model(nn.dense(3), "float16")
+    with pytest.raises(ValueError, match=r"train\.precision"):
+        config_lib.replace(config_lib.defaults(), ["train.precision=half"])
+
+
+def test_the_forward_pass_is_the_model_on_bfloat16_values(key):
+    model = nn.named(h=nn.dense(5), a=nn.gelu(), o=nn.dense(3))
+    x = jax.random.normal(key, (4, 6))
+    params, state = model.init(key, x)
+    y, _ = jax.jit(precision.cast_model(model, "bfloat16").apply)(params, state, x)
+    bf16 = jax.tree.map(lambda a: a.astype(jnp.bfloat16), params)
+    want, _ = jax.jit(model.apply)(bf16, state, x.astype(jnp.bfloat16))
+    assert y.dtype == jnp.float32
+    np.testing.assert_array_equal(y, want.astype(jnp.float32))
+
+
+def test_gradients_arrive_in_float32_close_to_float32_ones(key):
+    model = nn.named(h=nn.dense(16), a=nn.relu(), o=nn.dense(1))
+    x = jax.random.normal(key, (32, 8))
+    params, state = model.init(key, x)
+
+    def loss(p, m):
+        return jnp.mean(m.apply(p, state, x)[0] ** 2)
+
+    grad = jax.jit(jax.grad(loss), static_argnums=1)
+    mixed = grad(params, precision.cast_model(model, "bfloat16"))
+    exact = grad(params, model)
+    for g, e in zip(jax.tree.leaves(mixed), jax.tree.leaves(exact), strict=True):
+        assert g.dtype == jnp.float32
+        # bfloat16 keeps 8 significant bits: relative error ~ 2**-8 per op.
+        np.testing.assert_allclose(g, e, rtol=0.05, atol=0.02 * np.abs(e).max())
+
+
+def test_model_state_stays_float32_and_int_inputs_pass(key):
+    model = nn.serial(nn.embedding(10, 4), nn.batch_norm(), nn.dense(2))
+    tokens = jnp.arange(6, dtype=jnp.int32).reshape(3, 2)
+    params, state = model.init(key, tokens)
+    mixed = precision.cast_model(model, "bfloat16")
+    y, new_state = jax.jit(mixed.apply, static_argnames="train")(
+        params, state, tokens, train=True
+    )
+    assert y.dtype == jnp.float32
+    for old, new in zip(
+        jax.tree.leaves(state), jax.tree.leaves(new_state), strict=True
+    ):
+        assert new.dtype == old.dtype == jnp.float32
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(new_state), strict=True)
+    )  # the statistics moved
+
+
+def _digits_fit(tmp_path, name: str, compute: str):
+    from jnn.data import load_digits, split
+
+    train, _, test = split(load_digits(), 0.0, 0.2, seed=0)
+    scaled = lambda d: (d.x.reshape(len(d.x), -1) / np.float32(16), d.y)  # noqa: E731
+    model = nn.named(h=nn.dense(64), a=nn.relu(), o=nn.dense(10))
+    result = jnn.train.fit(
+        model,
+        "sparse_softmax_cross_entropy",
+        optax.adam(3e-3),
+        scaled(train),
+        test=scaled(test),
+        epochs=8,
+        batch_size=64,
+        workdir=tmp_path / name,
+        log=None,
+        progress=False,
+        precision=compute,
+    )
+    return model, result, scaled(test)
+
+
+def test_a_bfloat16_fit_matches_float32_accuracy_and_loads_alike(tmp_path):
+    _, exact, _ = _digits_fit(tmp_path, "f32", "float32")
+    model, mixed, test = _digits_fit(tmp_path, "bf16", "bfloat16")
+    assert mixed.state.params["h"]["weight"].dtype == jnp.float32
+    assert abs(mixed.test["accuracy"] - exact.test["accuracy"]) <= 0.01
+    assert mixed.test["accuracy"] > 0.93
+    run = jnn.load_run(tmp_path / "bf16", model=model)  # bfloat16 again
+    assert run.evaluate(data=test) == pytest.approx(mixed.test, abs=1e-12)
