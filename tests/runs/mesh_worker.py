@@ -50,7 +50,7 @@ def _max_diff(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
-def _fit(workdir, mesh, epochs=2, log=None):
+def _fit(workdir, mesh, epochs=1, log=None):
     import numpy as np
     import optax
 

@@ -7,7 +7,7 @@ The test-only hook JNN_TEST_SAVE_DELAY makes every save print
 can see steps go by and SIGKILL a run in the middle of a save. A shared
 persistent compilation cache keeps each launch at ~2.5 s of CPU.
 
-The CI run makes JNN_KILLS=4 kills (1 during a save); the acceptance run of
+The CI run makes JNN_KILLS=2 kills (1 during a save); the acceptance run of
 20 kills (5 during saves) is `JNN_KILLS=20 pytest tests/runs/test_kill.py`.
 `JNN_KILL_DEVICES=4` runs every launch data-parallel on 4 CPU devices.
 """
@@ -31,7 +31,7 @@ from jnn.runs import checkpoint, resume
 from jnn.train import supervised_run
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = int(os.environ.get("JNN_KILLS", "4"))
+KILLS = int(os.environ.get("JNN_KILLS", "2"))
 DEVICES = int(os.environ.get("JNN_KILL_DEVICES", "1"))
 SAVE_KILLS = max(1, KILLS // 4)
 EPOCHS = 4 + 2 * KILLS  # ~6 steps per epoch: room for every kill

@@ -37,8 +37,11 @@ def test_the_forward_pass_is_the_model_on_bfloat16_values(key):
     np.testing.assert_array_equal(y, want.astype(jnp.float32))
 
 
-def test_gradients_arrive_in_float32_close_to_float32_ones(key):
-    model = nn.named(h=nn.dense(16), a=nn.relu(), o=nn.dense(1))
+def test_gradients_arrive_in_float32_close_to_float32_ones():
+    # tanh, not relu: bfloat16 rounding near a relu's kink can switch a unit
+    # off and change its gradient wholesale, whatever the tolerance.
+    key = jax.random.key(7)  # fixed: the test's values do not depend on order
+    model = nn.named(h=nn.dense(16), a=nn.tanh(), o=nn.dense(1))
     x = jax.random.normal(key, (32, 8))
     params, state = model.init(key, x)
 
@@ -50,8 +53,12 @@ def test_gradients_arrive_in_float32_close_to_float32_ones(key):
     exact = grad(params, model)
     for g, e in zip(jax.tree.leaves(mixed), jax.tree.leaves(exact), strict=True):
         assert g.dtype == jnp.float32
-        # bfloat16 keeps 8 significant bits: relative error ~ 2**-8 per op.
-        np.testing.assert_allclose(g, e, rtol=0.05, atol=0.02 * np.abs(e).max())
+        # bfloat16 keeps 8 significant bits (2**-8 per op); summed over the
+        # layers, each gradient's relative error measured 0.012 (median) and
+        # 0.047 (worst) over keys 0-39, 0.015 for this key; a componentwise
+        # bound fails on components near 0, so the test bounds the norm.
+        error = np.linalg.norm(g - e) / np.linalg.norm(e)
+        assert error < 0.05, error
 
 
 def test_model_state_stays_float32_and_int_inputs_pass(key):
