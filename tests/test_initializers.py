@@ -7,6 +7,8 @@ import pytest
 
 from jnn import initializers
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 # Arguments every factory needs (others take none).
 KWARGS = {"constant": {"value": 0.5}, "variance_scaling": {"scale": 1.0}}
 

@@ -20,6 +20,8 @@ from jnn.data import load as load_data
 from jnn.data.arrays import load_arrays
 from jnn.train import fit_config
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "arrays_sequences.toml"
 N, T = 600, 40
 # The 1-D CNN switch exactly as the config's header comment documents it.

@@ -7,6 +7,8 @@ import pytest
 
 from jnn.data import augment
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 
 def test_shift_moves_a_single_pixel_by_at_most_max_shift():
     x = jnp.zeros((64, 7, 7, 1)).at[:, 3, 3, 0].set(1.0)

@@ -11,6 +11,8 @@ from jnn.diagnostics import gradient_flow
 from jnn.experiments import vanishing_gradients as experiment
 from jnn.layers import activation, dense
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 
 def test_weight_gradient_norms_in_depth_order():
     grads = {

@@ -10,6 +10,8 @@ import pytest
 from jnn import layers
 from jnn.layers.norm import batch_norm, group_norm, layer_norm
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 EPS = 1e-5
 
 

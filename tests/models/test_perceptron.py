@@ -21,6 +21,8 @@ from jnn.models.perceptron import (
     weighted_sum,
 )
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 TRUTH_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], np.float32)
 AND = np.array([0, 0, 0, 1], np.int32)
 OR = np.array([0, 1, 1, 1], np.int32)

@@ -8,6 +8,8 @@ from jnn.layers import lstm_cell, rnn
 from jnn.models import from_config, rows_as_sequence, sequence_classifier
 from jnn.models.config import RnnConfig
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 
 def test_rows_as_sequence_reads_images_row_by_row():
     x = jnp.arange(2 * 8 * 8 * 1, dtype=jnp.float32).reshape(2, 8, 8, 1)

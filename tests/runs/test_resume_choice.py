@@ -12,6 +12,8 @@ from jnn import config as config_lib
 from jnn.runs import checkpoint
 from jnn.train import fit_config
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 XOR = Path(__file__).resolve().parents[2] / "configs" / "xor_mlp.toml"
 SETS = ["train.epochs=3", "train.checkpoint_every=1"]  # one step an epoch
 

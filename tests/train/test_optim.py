@@ -16,6 +16,8 @@ from jnn._checks import JnnTypeError, JnnValueError
 from jnn.train import optim
 from jnn.train.optim import OptimConfig
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
+
 
 class Case(NamedTuple):
     name: str

@@ -4,12 +4,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from jnn.layers import dense, dropout, named, relu
 from jnn.runs import loop
 from jnn.train import batches, supervised
 from jnn.train.state import create
 from jnn.train.step import Batch, make_eval_step, make_train_step
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiles dominate
 
 
 def mse(y, t):
