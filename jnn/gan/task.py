@@ -28,7 +28,7 @@ from jnn.gan import curves, data, models, png, quality
 from jnn.gan.state import GANState, create
 from jnn.gan.step import StepOptions, make_step, params_tree
 from jnn.runs import loop
-from jnn.runs.engine import Settings, Task
+from jnn.runs.engine import Settings, Task, settings_of
 from jnn.runs.mesh import Placement
 from jnn.runs.restore import Loader, Run
 from jnn.train import optim, supervised_run
@@ -196,16 +196,7 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
             "config": supervised_run.config_changes(cfg),
         },
     )
-    train = cfg.train
-    settings = Settings(
-        checkpoint_every_steps=train.checkpoint_every_steps,
-        keep_checkpoints=train.keep_checkpoints,
-        on_nonfinite=train.on_nonfinite,
-        tensorboard=train.tensorboard,
-        tensorboard_every=train.tensorboard_every_steps,
-        compilation_cache=train.compilation_cache,
-    )
-    return made, settings, ()
+    return made, settings_of(cfg.train), ()
 
 
 def _sampler(generator: Layer):

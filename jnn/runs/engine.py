@@ -95,6 +95,26 @@ class Settings(NamedTuple):
     fuse_steps: int = 1  # steps per dispatch, in one lax.scan; 1 = per step
 
 
+# `Settings` field -> the [train] setting that sets it, in every task's config.
+_TRAIN_KEYS = {
+    "checkpoint_every": "checkpoint_every",
+    "checkpoint_every_steps": "checkpoint_every_steps",
+    "keep_checkpoints": "keep_checkpoints",
+    "on_nonfinite": "on_nonfinite",
+    "tensorboard": "tensorboard",
+    "tensorboard_every": "tensorboard_every_steps",
+    "compilation_cache": "compilation_cache",
+    "fuse_steps": "fuse_steps",
+}
+
+
+def settings_of(train) -> Settings:
+    """The `Settings` a config's [train] section sets; a field its task's
+    section has no setting for (e.g. a GAN's `fuse_steps`) keeps its default."""
+    given = {f: getattr(train, k) for f, k in _TRAIN_KEYS.items() if hasattr(train, k)}
+    return Settings(**given)
+
+
 class ResumeOptions(NamedTuple):
     """How the engine treats an existing run directory (see `jnn.runs.resume`)."""
 

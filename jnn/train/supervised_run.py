@@ -10,7 +10,7 @@ import numpy as np
 from jnn import _checks, data, losses, models
 from jnn import config as config_lib
 from jnn.data.classes import class_names
-from jnn.runs.engine import Settings, Task
+from jnn.runs.engine import Settings, Task, settings_of
 from jnn.runs.mesh import Placement
 from jnn.runs.restore import Loader, Run
 from jnn.train import early_stopping, precision, setup, supervised
@@ -79,7 +79,7 @@ def task(cfg) -> tuple[Task, Settings, tuple]:
         warm_start=fine_tune if source else None,
         facts={"config": config_changes(cfg)},
     )
-    return made, settings(cfg.train), callbacks(cfg)
+    return made, settings_of(cfg.train), callbacks(cfg)
 
 
 def config_changes(cfg) -> str:
@@ -135,20 +135,6 @@ def _metadata(cfg, splits) -> dict:
     """What `load_run` needs of a config run: inputs, targets, class names."""
     names = class_names(cfg.data.name)
     return supervised.input_metadata(splits) | {"class_names": names}
-
-
-def settings(train) -> Settings:
-    """The engine settings of a `[train]` section."""
-    return Settings(
-        checkpoint_every=train.checkpoint_every,
-        checkpoint_every_steps=train.checkpoint_every_steps,
-        keep_checkpoints=train.keep_checkpoints,
-        on_nonfinite=train.on_nonfinite,
-        tensorboard=train.tensorboard,
-        tensorboard_every=train.tensorboard_every_steps,
-        compilation_cache=train.compilation_cache,
-        fuse_steps=train.fuse_steps,
-    )
 
 
 def callbacks(cfg) -> tuple:

@@ -58,15 +58,16 @@ def test_without_a_directory_nothing_is_cached_or_reported(tmp_path):
 
 
 def test_the_config_field_reaches_the_engine(tmp_path):
-    from jnn.train import supervised_run
+    from jnn.runs.engine import settings_of
 
     cfg = config_lib.replace(
         config_lib.defaults(), [f"train.compilation_cache={tmp_path}"]
     )
-    assert supervised_run.settings(cfg.train).compilation_cache == str(tmp_path)
+    assert settings_of(cfg.train).compilation_cache == str(tmp_path)
     gan = config_lib.replace(
         config_lib.defaults("gan"), [f"train.compilation_cache={tmp_path}"]
     )
-    assert gan.train.compilation_cache == str(tmp_path)
+    assert settings_of(gan.train).compilation_cache == str(tmp_path)
+    assert settings_of(gan.train).fuse_steps == 1  # a GAN's [train] has none
     with pytest.raises(TypeError, match=r"train\.compilation_cache"):
         config_lib.replace(config_lib.defaults(), ["train.compilation_cache=3"])
