@@ -219,7 +219,7 @@ def run_epoch(
         if sums is None:
             sums = _start_sums(step, state, chunk[0], pos)
         state, sums, logs = _dispatch(
-            step, plan, hooks, bool(on_steps), state, chunk, sums
+            step, plan, hooks.placement, bool(on_steps), fuse, state, chunk, sums
         )
         if compiling:
             _phase(hooks, "compile", pos.epoch, False)
@@ -257,10 +257,11 @@ def _chunks(batches: Iterable, at: tuple[int, int], fuse: int, every: int):
         yield chunk
 
 
-def _dispatch(step, plan: Plan, hooks: Hooks, with_logs: bool, state, chunk, sums):
-    """Run one chunk of steps: per step, or K stacked in one scan."""
-    placement = hooks.placement
-    if len(chunk) == 1 and hooks.fuse_steps == 1:
+def _dispatch(
+    step, plan: Plan, placement, with_logs: bool, fuse: int, state, chunk, sums
+):
+    """Run one chunk of steps: per step (`fuse` = 1), or stacked in one scan."""
+    if fuse == 1:
         batch = placement.batch(chunk[0])
         return _step_and_fold(
             step, plan.weight, with_logs, placement, state, batch, sums

@@ -89,10 +89,13 @@ def test_a_fused_run_preempted_then_resumed_ends_bitwise_equal(tmp_path, per_ste
 
 def test_per_step_callbacks_get_every_step_even_when_fusing(per_step):
     seen = []
-    fused = _fit(
-        fuse=6, callbacks=[Callback(on_step=lambda end: seen.append(end.batch))]
-    )
-    assert seen == list(range(1, 13)) * 3
+
+    def on_step(end):
+        seen.append((end.batch, sorted(end.metrics)))
+
+    fused = _fit(fuse=6, callbacks=[Callback(on_step=on_step)])
+    names = ["accuracy", "grad_norm", "loss", "objective"]
+    assert seen == [(batch, names) for batch in range(1, 13)] * 3
     assert _bytes(fused.state) == _bytes(per_step.state)
 
 
