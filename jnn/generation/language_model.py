@@ -129,9 +129,15 @@ def sample_text(
       ValueError: if `prime` is empty or holds characters outside the
         model's vocabulary, `length` is not > 0, or `temperature` is not > 0.
     """
+    return sample_with(make_sampler, model, prime, key, length, temperature)
+
+
+def sample_with(make, model: LanguageModel, prime: str, key, length, temperature):
+    """`prime`'s continuation by the sampler `make(model.parts, length)`
+    builds (checked arguments in, decoded text out); any token model's."""
     temperature = check_temperature(temperature)
     prime_ids = jnp.asarray(check_prime(prime, model.vocab))
-    ids = make_sampler(model.parts, length)(model.params, prime_ids, key, temperature)
+    ids = make(model.parts, length)(model.params, prime_ids, key, temperature)
     return text.decode(ids, model.vocab)
 
 
@@ -146,16 +152,30 @@ def load_language_model(path: str | Path) -> LanguageModel:
       ValueError: if the run is not a character model (`model.kind =
         "rnn_lm"`).
     """
+
+    def parts_of(cfg, vocab_size: int) -> LanguageModelParts:
+        return language_model_parts(
+            vocab_size,
+            cell=cfg.cell,
+            hidden=cfg.hidden,
+            embed_features=cfg.embed_features,
+        )
+
+    return load_kind(path, "rnn_lm", parts_of)
+
+
+def load_kind(path: str | Path, kind: str, parts_of) -> LanguageModel:
+    """Restore a token model of `model.kind` = `kind` from a run; its parts
+    are `parts_of(model_config, vocab_size)`; any token model's loader.
+
+    Raises:
+      FileNotFoundError: if `path` holds no checkpoint.
+      ValueError: if the run's `model.kind` is not `kind`.
+    """
     from jnn.runs.restore import load_run  # lazy: the training stack
 
     run = load_run(path)
-    kind = getattr(getattr(run.config, "model", None), "kind", None)
-    _checks.one_of(f"{run.checkpoint}", "model.kind", kind, ("rnn_lm",))
-    cfg = run.config.model
-    parts = language_model_parts(
-        len(run.vocab),
-        cell=cfg.cell,
-        hidden=cfg.hidden,
-        embed_features=cfg.embed_features,
-    )
+    found = getattr(getattr(run.config, "model", None), "kind", None)
+    _checks.one_of(f"{run.checkpoint}", "model.kind", found, (kind,))
+    parts = parts_of(run.config.model, len(run.vocab))
     return LanguageModel(run.params, parts, run.vocab, run.config)

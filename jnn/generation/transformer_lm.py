@@ -21,8 +21,11 @@ from jax import lax
 
 from jnn import _checks
 from jnn._types import Layer
-from jnn.data import text
-from jnn.generation.language_model import LanguageModel, check_prime, check_temperature
+from jnn.generation.language_model import (
+    LanguageModel,
+    load_kind,
+    sample_with,
+)
 from jnn.layers import apply_rope, dense, dot_product_attention
 from jnn.layers.transformer import BlockParts
 from jnn.models import build
@@ -204,10 +207,7 @@ def sample_text(
         vocabulary, `length` is not > 0, `temperature` is not > 0, or
         len(prime) + length exceeds the model's `max_len`.
     """
-    temperature = check_temperature(temperature)
-    prime_ids = jnp.asarray(check_prime(prime, model.vocab))
-    sampler = make_sampler(model.parts, length)
-    return text.decode(sampler(model.params, prime_ids, key, temperature), model.vocab)
+    return sample_with(make_sampler, model, prime, key, length, temperature)
 
 
 def load_transformer_lm(path: str | Path) -> LanguageModel:
@@ -218,10 +218,4 @@ def load_transformer_lm(path: str | Path) -> LanguageModel:
       ValueError: if the run is not a transformer LM (`model.kind =
         "transformer_lm"`).
     """
-    from jnn.runs.restore import load_run  # lazy: the training stack
-
-    run = load_run(path)
-    kind = getattr(getattr(run.config, "model", None), "kind", None)
-    _checks.one_of(f"{run.checkpoint}", "model.kind", kind, ("transformer_lm",))
-    parts = parts_from_config(run.config.model, len(run.vocab))
-    return LanguageModel(run.params, parts, run.vocab, run.config)
+    return load_kind(path, "transformer_lm", parts_from_config)
