@@ -19,6 +19,10 @@
   `train.fuse_steps`): K host batches stacked and sent in one dispatch.
 - `loop_mesh1`: that loop on a 1-device mesh (`jnn.runs.mesh.Placement`
   with an explicit mesh): the sharded step's cost on one device.
+- `loop_device`: the loop as `fit` runs it on data that fits on the device
+  (`supervised.array_plan`: the training split placed once, each step
+  gathering its rows there), with `fuse_steps` = K: the whole loop of
+  `fit(..., settings=Settings(fuse_steps=K))`, host shuffling included.
 
 Every variant starts from its own state and consumes the same K batches per
 round, already on the device.
@@ -47,6 +51,7 @@ NAMES = (
     "loop",
     "loop_fused",
     "loop_mesh1",
+    "loop_device",
 )
 
 
@@ -137,8 +142,8 @@ def _fused(step, ts, stacked: Batch) -> Callable[[], None]:
     return run
 
 
-def _loop(step, ts, batches, **hooks) -> Callable[[], None]:
-    plan = loop.Plan(
+def _loop(step, ts, batches, plan=None, **hooks) -> Callable[[], None]:
+    plan = plan or loop.Plan(
         1,
         lambda epoch: len(batches),
         lambda epoch, start: batches[start:],
@@ -190,6 +195,11 @@ def build(w: Workload, names, seed: int = 0) -> dict[str, Callable[[], None]]:
             elif name == "loop_fused":
                 host = [jax.tree.map(np.asarray, b) for b in batches]
                 runs[name] = _loop(step, ts, host, fuse_steps=len(host))
+            elif name == "loop_device":
+                plan = supervised.array_plan(
+                    *flat, epochs=1 << 30, batch_size=w.batch, ragged="drop"
+                )
+                runs[name] = _loop(step, ts, None, plan, fuse_steps=w.steps)
             elif name == "loop_mesh1":
                 one = mesh.Placement(jax.make_mesh((1,), (mesh.AXIS,), _AUTO))
                 placed = [one.batch(b) for b in batches]

@@ -1,6 +1,7 @@
 """Suite-wide strictness: no silent rank or dtype promotion anywhere in tests."""
 
 import itertools
+import os
 
 import jax
 import pytest
@@ -9,6 +10,26 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_compiles(tmp_path_factory):
+    """One persistent compilation cache for the whole run, shared by the
+    xdist workers: many tests compile the same programs (the same model and
+    step, built afresh), and compiling dominates the suite's time. The key
+    holds the program, its compile options and the versions, so a cached
+    program is exactly the one a compile would give."""
+    if os.environ.get("JNN_TEST_CACHE") == "0":
+        yield
+        return
+    directory = tmp_path_factory.getbasetemp().parent / "jax-compilation-cache"
+    flags = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    previous = {flag: jax.config.values[flag] for flag in flags}
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    yield
+    for flag, value in previous.items():
+        jax.config.update(flag, value)
 
 
 @pytest.fixture
@@ -38,3 +59,25 @@ def x64():
     jax.config.update("jax_enable_x64", True)
     yield
     jax.config.update("jax_enable_x64", previous)
+
+
+# The longest files start first: xdist (--dist loadfile) hands whole files to
+# the workers in collection order, and one long file collected last (the
+# layer contract, ~60 s) would leave the other worker idle at the end.
+_LONGEST_FIRST = (
+    "tests/test_layer_contract.py",
+    "tests/train/test_fit_python.py",
+    "tests/train/test_configs.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return (
+            _LONGEST_FIRST.index(path)
+            if path in _LONGEST_FIRST
+            else len(_LONGEST_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: the rest keep their order

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import optax
 
 from jnn._types import Layer, Params, PRNGKey, State
+from jnn.train.state import raw_key
 
 
 class GANState(NamedTuple):
@@ -23,7 +24,7 @@ class GANState(NamedTuple):
     d_params: Params
     d_state: State
     d_opt: Any
-    key: PRNGKey
+    key: jax.Array  # uint32 data of the run's base key (`jnn.train.state.raw_key`)
 
 
 def create(
@@ -66,5 +67,5 @@ def create(
         d_params=d_params,
         d_state=d_state,
         d_opt=d_optimizer.init(d_params),
-        key=train_key,
+        key=raw_key(train_key),
     )

@@ -19,6 +19,7 @@ from jnn._types import Layer
 from jnn.gan import losses
 from jnn.gan.state import GANState
 from jnn.runs.mesh import ONE_DEVICE, Placement
+from jnn.train.state import typed_key
 from jnn.train.step import apply_optimizer, guarded
 
 
@@ -217,7 +218,7 @@ def make_step(
     )
 
     def step(gs: GANState, data: jax.Array):
-        key = jax.random.fold_in(gs.key, gs.step)
+        key = jax.random.fold_in(typed_key(gs.key), gs.step)
 
         def one_d_update(gs, i):
             return d_update(gs, data, jax.random.fold_in(key, i))

@@ -5,16 +5,19 @@ The spatial rank is `len(kernel_size)`, so one constructor serves every rank
 `(*kernel_size, C_in, C_out)` (HWIO), the layout of `jax.lax` with dimension
 numbers ("NHWC", "HWIO", "NHWC"). Both layers are thin wrappers over
 `lax.conv_general_dilated` and `lax.conv_transpose`; this module only validates.
+On XLA:CPU they apply that call to chunks of the batch, and strided ones use
+stride-1 formulations: the same values and gradients, computed faster there
+(see `_conv_chunks` and `_conv_phases`).
 """
 
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from jnn import _checks, initializers
 from jnn._types import Initializer, Layer
+from jnn.layers._conv_chunks import batch_chunked, conv_ops, conv_transpose_ops
 
 _SPATIAL = "DHW"  # letters of the spatial axes; a rank-r kernel uses the last r
 _PADDINGS = ("SAME", "VALID")
@@ -269,6 +272,7 @@ def conv(
     lecun = initializers.lecun_normal()  # fan-in over axes (*K, C_in)
     w_init = initializers.resolve("conv", "w_init", w_init, lecun)
     b_init = initializers.resolve("conv", "b_init", b_init, initializers.zeros())
+    ops = conv_ops(stride, padding, dilation, dims, groups)
 
     def init(key, x_spec):
         _check_input("conv", x_spec, rank)
@@ -283,15 +287,7 @@ def conv(
         _check_channels("conv", x, params["weight"].shape, groups)
         _check_fits("conv", x, kernel_size, dilation, padding)
         x, weight = _promote(x, params["weight"])
-        y = lax.conv_general_dilated(
-            x,
-            weight,
-            window_strides=stride,
-            padding=padding,
-            rhs_dilation=dilation,
-            dimension_numbers=dims,
-            feature_group_count=groups,
-        )  # (B, *S, C) -> (B, *S_out, features)
+        y = batch_chunked(*ops, x, weight)  # (B, *S, C) -> (B, *S_out, features)
         return (_add_bias(y, params["bias"]) if use_bias else y), state
 
     return Layer(init, apply, "conv")
@@ -371,6 +367,7 @@ def conv_transpose(
     rank, dims = len(kernel_size), _dimension_numbers(len(kernel_size))
     w_init = initializers.resolve(where, "w_init", w_init, initializers.lecun_normal())
     b_init = initializers.resolve(where, "b_init", b_init, initializers.zeros())
+    ops = conv_transpose_ops(stride, padding, dilation, dims)
 
     def init(key, x_spec):
         _check_input(where, x_spec, rank)
@@ -382,14 +379,7 @@ def conv_transpose(
         _check_input(where, x, rank)
         _check_channels(where, x, params["weight"].shape)
         x, weight = _promote(x, params["weight"])
-        y = lax.conv_transpose(
-            x,
-            weight,
-            strides=stride,
-            padding=padding,
-            rhs_dilation=dilation,
-            dimension_numbers=dims,
-        )  # (B, *S, C) -> (B, *S_out, features)
+        y = batch_chunked(*ops, x, weight)  # (B, *S, C) -> (B, *S_out, features)
         return (_add_bias(y, params["bias"]) if use_bias else y), state
 
     return Layer(init, apply, "conv_transpose")

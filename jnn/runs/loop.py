@@ -12,7 +12,7 @@ resumed from them continues bitwise like an uninterrupted one, because each
 epoch's batches are a function of (seed, epoch) alone.
 """
 
-import functools
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.runs import progress
+from jnn.runs import dispatch, prefetch, progress
 from jnn.runs.callbacks import Callback, EpochEnd, StepEnd
 from jnn.runs.mesh import ONE_DEVICE, Placement
 from jnn.train import numerics
@@ -37,12 +37,19 @@ class Plan(NamedTuple):
         the same for the same (seed, epoch), so a resumed epoch replays them.
       weight: `weight(batch)`: examples behind a batch, traced inside the
         step's jit (a padding mask's sum; 1 for a GAN step).
+      source: Data placed on the device once (e.g. a training split that
+        fits there), passed to every dispatch; None: batches are the data.
+      gather: With a `source`, `gather(source, batch)` turns what `batches`
+        yields (e.g. row indices and a mask) into the step's batch inside
+        the jitted step, so only indices cross to the device.
     """
 
     epochs: int
     num_batches: Callable[[int], int]
     batches: Callable[[int, int], Iterable]
     weight: Callable[[Any], jax.Array]
+    source: Any = None  # arrays on the device the batches index into, or None
+    gather: Callable[[Any, Any], Any] | None = None  # gather(source, batch)
 
 
 class Position(NamedTuple):
@@ -75,74 +82,6 @@ class Result(NamedTuple):
 CHECK_EVERY = 32
 
 
-class _Sums(NamedTuple):
-    """The epoch's running sums, on the device (see `_step_and_fold`)."""
-
-    totals: dict
-    count: jax.Array
-    skipped: jax.Array
-    bad: jax.Array
-
-
-def _fold(step, weigh, with_logs: bool, placement, state, batch, sums: _Sums):
-    """One step and its metrics folded into the sums (`_step_and_fold`).
-
-    A separate host-side fold per step costs more than a small model's step.
-    A step flagged non-finite (`nonfinite` >= 0) is left out of the sums and
-    counted; the first one's update index and code are kept in `bad`. The
-    step's own metrics come back only `with_logs` (for callbacks): extra
-    outputs cost a small model's step measurably. On a mesh, the new state
-    keeps the placement's shardings (the batch's come with it).
-    """
-    index = state.step
-    state, logs = step(state, batch)
-    state = placement.constrain(state)
-    code = logs.pop("nonfinite", jnp.int32(-1))
-    ok = code < 0
-    weight = jnp.asarray(weigh(batch), jnp.float32)
-    totals = jax.tree.map(
-        lambda t, v: t + jnp.where(ok, v * weight, 0.0), sums.totals, logs
-    )
-    first = jnp.stack([index, code]).astype(jnp.int32)
-    bad = jnp.where((sums.bad[0] < 0) & ~ok, first, sums.bad)
-    count = sums.count + jnp.where(ok, weight, 0.0)
-    skipped = sums.skipped + (~ok).astype(jnp.int32)
-    return state, _Sums(totals, count, skipped, bad), logs if with_logs else None
-
-
-# One step and its fold: a single dispatch.
-_step_and_fold = jax.jit(_fold, static_argnums=(0, 1, 2, 3), donate_argnums=4)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
-def _steps_and_fold(step, weigh, placement, state, batches, sums: _Sums):
-    """K steps and their folds in one `lax.scan` over batches stacked on a
-    leading axis: one dispatch for K steps. The loop body is `_fold` itself,
-    so the state and sums equal K `_step_and_fold` calls bitwise on CPU."""
-
-    def body(carry, batch):
-        state, sums = carry
-        state, sums, _ = _fold(step, weigh, False, placement, state, batch, sums)
-        return (state, sums), None
-
-    return jax.lax.scan(body, (state, sums), batches)[0]
-
-
-def _start_sums(step, state, batch, pos: Position) -> _Sums:
-    """Device sums to continue `pos` from: zeros, or a resumed epoch's sums."""
-    totals = pos.totals
-    if totals is None:
-        _, logs = jax.eval_shape(step, state, batch)
-        logs.pop("nonfinite", None)
-        totals = {k: jnp.zeros(v.shape, v.dtype) for k, v in logs.items()}
-    return _Sums(
-        totals,
-        jnp.asarray(pos.count, jnp.float32),
-        jnp.asarray(pos.skipped, jnp.int32),
-        jnp.full((2,), -1, jnp.int32) if pos.bad is None else pos.bad,
-    )
-
-
 def settle(pos: Position, params, mode: str) -> Position:
     """Read back the epoch's non-finite flag; in "stop" mode, raise if set.
 
@@ -170,8 +109,10 @@ class Hooks(NamedTuple):
     params_of: Callable[[Any], Any] = lambda state: state.params  # for errors
     on_nonfinite: str = "stop"  # "stop" raises, "skip" counts (numerics.py)
     placement: Placement = ONE_DEVICE  # devices; batches are split over them
-    fuse_steps: int = 1  # steps per dispatch (`_steps_and_fold`); 1 = per step
+    fuse_steps: int = 1  # steps per dispatch (`jnn.runs.dispatch`); 1 = per step
     save_every: int = 0  # a fused dispatch ends at steps this divides (0: none)
+    prefetch_depth: int | None = None  # dispatches placed ahead, made on a thread
+    # (0: none, no thread); None: `prefetch.default_depth()`
 
 
 def _phase(hooks: Hooks, name: str, epoch: int, begun: bool) -> None:
@@ -200,10 +141,15 @@ def run_epoch(
     run's first step, which compiles), the "compile" phase around it.
 
     With `hooks.fuse_steps` = K > 1 (and no callback's `on_step`), K steps
-    go in one dispatch (`_steps_and_fold`), the state bitwise that of the
+    go in one dispatch (`jnn.runs.dispatch`), the state bitwise that of the
     per-step loop. A dispatch ends after every K batches of the epoch, at
     its end, and where the run's step count is a multiple of
     `hooks.save_every` (a checkpoint is due there).
+
+    On an accelerator, the batches are made on a thread and placed
+    `hooks.prefetch_depth` dispatches ahead (`jnn.runs.prefetch`), the state
+    bitwise the same; an exception out of a hook ends the thread and drops
+    what it made ahead.
     """
     hooks = hooks or Hooks()
     _phase(hooks, "epoch", pos.epoch, True)
@@ -213,30 +159,35 @@ def run_epoch(
     every = hooks.save_every if fuse > 1 else 0
     at = (pos.batch, int(state.step) if every else 0)  # a sync per epoch, if any
     sums = None
-    for chunk in _chunks(plan.batches(pos.epoch, pos.batch), at, fuse, every):
-        if compiling:  # the first call traces and compiles before it returns
-            _phase(hooks, "compile", pos.epoch, True)
-        if sums is None:
-            sums = _start_sums(step, state, chunk[0], pos)
-        state, sums, logs = _dispatch(
-            step, plan, hooks.placement, bool(on_steps), fuse, state, chunk, sums
-        )
-        if compiling:
-            _phase(hooks, "compile", pos.epoch, False)
-            compiling = False
-        before, pos = (
-            pos.batch,
-            pos._replace(batch=pos.batch + len(chunk), **sums._asdict()),
-        )
-        if pos.batch // CHECK_EVERY > before // CHECK_EVERY or pos.batch == total:
-            settle(pos, hooks.params_of(state), hooks.on_nonfinite)
-        for on_step in on_steps:
-            on_step(StepEnd(pos.epoch, pos.batch, state, logs))
-        if hooks.on_batch is not None:
-            end = progress.BatchEnd(pos.epoch, pos.batch, total, pos.count, pos.totals)
-            hooks.on_batch(end)
-        if hooks.on_step is not None and pos.batch < total:
-            hooks.on_step(state, pos)
+    feed = _feed(plan, pos, hooks, at, fuse, every)
+    with contextlib.closing(feed):  # a stop mid-epoch ends the prefetch thread
+        for size, batch in feed:
+            if compiling:  # the first call traces and compiles before it returns
+                _phase(hooks, "compile", pos.epoch, True)
+            if sums is None:
+                one = dispatch.one_step(plan, batch, fuse)
+                sums = dispatch.start(step, state, one, pos)
+            state, sums, logs = dispatch.dispatch(
+                step, plan, hooks.placement, bool(on_steps), fuse, state, batch, sums
+            )
+            if compiling:
+                _phase(hooks, "compile", pos.epoch, False)
+                compiling = False
+            before, pos = (
+                pos.batch,
+                pos._replace(batch=pos.batch + size, **sums._asdict()),
+            )
+            if pos.batch // CHECK_EVERY > before // CHECK_EVERY or pos.batch == total:
+                settle(pos, hooks.params_of(state), hooks.on_nonfinite)
+            for on_step in on_steps:
+                on_step(StepEnd(pos.epoch, pos.batch, state, logs))
+            if hooks.on_batch is not None:
+                end = progress.BatchEnd(
+                    pos.epoch, pos.batch, total, pos.count, pos.totals
+                )
+                hooks.on_batch(end)
+            if hooks.on_step is not None and pos.batch < total:
+                hooks.on_step(state, pos)
     _phase(hooks, "epoch", pos.epoch, False)
     return state, pos
 
@@ -257,18 +208,33 @@ def _chunks(batches: Iterable, at: tuple[int, int], fuse: int, every: int):
         yield chunk
 
 
-def _dispatch(
-    step, plan: Plan, placement, with_logs: bool, fuse: int, state, chunk, sums
-):
-    """Run one chunk of steps: per step (`fuse` = 1), or stacked in one scan."""
-    if fuse == 1:
-        batch = placement.batch(chunk[0])
-        return _step_and_fold(
-            step, plan.weight, with_logs, placement, state, batch, sums
-        )
-    stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *chunk)
-    state, sums = _steps_and_fold(step, plan.weight, placement, state, stacked, sums)
-    return state, sums, None
+def _feed(plan: Plan, pos: Position, hooks: Hooks, at, fuse: int, every: int):
+    """The epoch's dispatches as (batches, placed batch or K stacked), made
+    on a thread and placed `hooks.prefetch_depth` ahead (`jnn.runs.prefetch`)."""
+
+    def host(batches):  # on the prefetch thread: gather, group, stack
+        for chunk in _chunks(batches, at, fuse, every):
+            if fuse == 1:
+                yield 1, chunk[0]
+            else:
+                yield len(chunk), jax.tree.map(lambda *b: np.stack(b), *chunk)
+
+    place = prefetch.placer(hooks.placement)
+    depth = hooks.prefetch_depth
+    depth = prefetch.default_depth() if depth is None else depth
+
+    def put(item):  # on this thread, `depth` dispatches ahead
+        size, tree = item
+        return size, place(tree)
+
+    return prefetch.prefetch(
+        plan.batches(pos.epoch, pos.batch),
+        put,
+        depth=depth,
+        thread=depth > 0,
+        start=pos.batch,
+        host=host,
+    )
 
 
 def _record(state, pos: Position, validate, schedule, hooks: Hooks) -> dict:

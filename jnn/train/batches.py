@@ -3,12 +3,15 @@
 Every batch has exactly `batch_size` rows so the jitted step compiles once. A
 ragged final batch is either padded (rows repeated, masked out with 0) or
 dropped, by config. Shuffles depend only on (seed, epoch), so any epoch's order
-can be regenerated, e.g. when resuming.
+can be regenerated, e.g. when resuming. Data kept on the device is batched by
+its row indices alone (`epoch_rows`, then `gather_rows` inside the step).
 """
 
 import itertools
 from collections.abc import Iterator
+from typing import NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 
 from jnn import _checks
@@ -83,6 +86,34 @@ def epoch_batches(
         index_batches(order, batch_size, ragged), start, None
     ):
         yield gather(x, y, idx, mask)
+
+
+class Rows(NamedTuple):
+    """A batch as row indices into data kept on the device, and its mask."""
+
+    idx: np.ndarray  # (B,) int32 rows of the data
+    mask: np.ndarray  # (B,) float32: 1 real example, 0 padding
+
+
+def epoch_rows(
+    num_examples: int, batch_size: int, ragged: str, seed: int, epoch: int, start=0
+):
+    """Yield the `Rows` of one epoch: exactly the rows `epoch_batches` gathers
+    on the host, for `gather_rows` to gather on the device."""
+    order = epoch_order(num_examples, seed, epoch).astype(np.int32)
+    for idx, mask in itertools.islice(
+        index_batches(order, batch_size, ragged), start, None
+    ):
+        yield Rows(idx, mask)
+
+
+def gather_rows(source: tuple, rows: Rows) -> Batch:
+    """The `Batch` of `rows` from `source` = (x, y) on the device (in jit):
+    the same values as the host's `gather`."""
+    x, y = source
+    return Batch(
+        jnp.take(x, rows.idx, axis=0), jnp.take(y, rows.idx, axis=0), rows.mask
+    )
 
 
 def eval_batches(x, y, batch_size: int):

@@ -91,9 +91,10 @@ def fit(
         a "data" axis, or a `jnn.runs.mesh.Placement` (e.g.
         `Placement.of(4, fsdp=True)`); None runs on the default device.
         `batch_size` must divide over the data axis.
-      precision: The compute dtype, "float32" or "bfloat16" (params,
-        optimizer state, loss and metrics stay float32; see
-        `jnn.train.precision`); `load_run` applies the same.
+      precision: The compute dtype, "float32", "bfloat16" or "float16"
+        (params, optimizer state, loss and metrics stay float32; float16
+        scales the loss dynamically; see `jnn.train.precision`); `load_run`
+        applies the same.
 
     Returns:
       A `RunResult`: `state` (the final `TrainState`), `history`, `test`,

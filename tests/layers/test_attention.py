@@ -96,13 +96,13 @@ def test_check_grads_float64(x64):
     def f(p, x):
         return layer.apply(p, state, x)[0]
 
-    jax.test_util.check_grads(f, (params, x), order=1, modes=["rev"])
+    jax.test_util.check_grads(jax.jit(f), (params, x), order=1, modes=["rev"])
 
 
 def test_check_grads_float64_unequal_value_size(x64):
     q, k = normal(5, (1, 3, 2, 2), jnp.float64), normal(6, (1, 4, 2, 2), jnp.float64)
     v = normal(7, (1, 4, 2, 3), jnp.float64)
-    f = layers.dot_product_attention
+    f = jax.jit(layers.dot_product_attention)  # jit: one compile, not eager ops
     jax.test_util.check_grads(f, (q, k, v), order=1, modes=["rev"])
 
 
@@ -110,7 +110,7 @@ def test_causal_output_ignores_later_inputs():
     x = normal(8, (1, 5, 4))
     layer = mha(2, causal=True)
     params, state = build(layer, x)
-    jac = jax.jacrev(lambda x: layer.apply(params, state, x)[0])(x)
+    jac = jax.jit(jax.jacrev(lambda x: layer.apply(params, state, x)[0]))(x)
     jac = np.abs(np.asarray(jac)).sum(axis=(0, 2, 3, 5))  # (T_out, T_in)
     assert np.all(np.triu(jac, k=1) == 0.0)  # out t, in s > t: zero gradient
     assert np.all(np.diag(jac) > 0.0)
@@ -332,9 +332,8 @@ def test_rope_layer_matches_manual_rotation(x64):
     r = np_rope(np.asarray(x)[:, :, None], np.arange(4))[:, :, 0]  # (B, T, F)
     want = np_softmax(r @ r.transpose(0, 2, 1) / 2.0) @ np.asarray(x)
     np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6)
-    jax.test_util.check_grads(
-        lambda p, x: layer.apply(p, state, x)[0], (params, x), order=1, modes=["rev"]
-    )
+    f = jax.jit(lambda p, x: layer.apply(p, state, x)[0])
+    jax.test_util.check_grads(f, (params, x), order=1, modes=["rev"])
 
 
 def test_rope_errors():

@@ -307,3 +307,19 @@ def test_module_never_uses_pickle():
     assert not re.search(r"^\s*(import|from)\s+\S*pickle", source, re.MULTILINE)
     loads = re.findall(r"np\.load\((.*?)\)", source)
     assert loads and all("allow_pickle=False" in call for call in loads)
+
+
+def test_a_saved_typed_key_restores_into_a_raw_key_template(tmp_path):
+    # Run states hold raw key data; checkpoints of typed-key states still load.
+    key = jax.random.key(7)
+    path = save(tmp_path, 1, {"key": key, "w": jnp.ones(2)}, META)
+    raw = {"key": jax.random.key_data(key), "w": jnp.ones(2)}
+    got, _ = restore(path, raw)
+    assert got["key"].dtype == jnp.uint32
+    np.testing.assert_array_equal(got["key"], raw["key"])
+    typed, _ = restore(path, {"key": key, "w": jnp.ones(2)})  # still typed
+    np.testing.assert_array_equal(jax.random.key_data(typed["key"]), raw["key"])
+    with pytest.raises(
+        JnnValueError, match=r"mismatched: \['key'\] saved uint32\(2,\)"
+    ):
+        restore(path, {"key": jnp.zeros(3, jnp.uint32), "w": jnp.ones(2)})

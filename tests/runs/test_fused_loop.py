@@ -109,3 +109,18 @@ def test_fuse_steps_must_be_positive_and_on_one_device():
         r"Hint: fused steps run on one device for now",
     ):
         _fit(fuse=4, mesh=one)
+
+
+@pytest.mark.parametrize("fuse", [1, 5])
+def test_batches_streamed_from_the_host_equal_data_kept_on_the_device(
+    monkeypatch, per_step, fuse
+):
+    from jnn.train import supervised
+
+    kept = supervised.array_plan(X, Y, epochs=1, batch_size=8)
+    assert kept.gather is not None and kept.source[0].shape == X.shape
+    monkeypatch.setattr(supervised, "DEVICE_DATA_BYTES", X.nbytes)  # too big now
+    assert supervised.array_plan(X, Y, epochs=1, batch_size=8).source is None
+    streamed = _fit(fuse=fuse)  # per_step kept its data on the device
+    assert _bytes(streamed.state) == _bytes(per_step.state)
+    assert _history(streamed) == _history(per_step)

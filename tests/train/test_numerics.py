@@ -59,6 +59,21 @@ def test_guarded_step_keeps_params_and_reports(key):
     jax.tree.map(np.testing.assert_array_equal, after, before)
 
 
+@pytest.mark.parametrize("bad", [False, True])
+def test_the_accelerator_select_keeps_what_the_cpu_branch_keeps(bad):
+    from jnn.train.step import _by_branch, _by_select
+
+    grads = {"a": jnp.ones(2), "b": jnp.array([1.0, jnp.inf if bad else 2.0])}
+    keep, objective = {"w": jnp.zeros(3)}, jnp.float32(0.5)
+    ok = jnp.isfinite(optax.tree.norm(grads))
+    update = lambda _: {"w": jnp.ones(3)}  # noqa: E731
+    by_branch = jax.jit(lambda *a: _by_branch(*a, update, keep))(ok, objective, grads)
+    by_select = jax.jit(lambda *a: _by_select(*a, update, keep))(ok, objective, grads)
+    jax.tree.map(np.testing.assert_array_equal, by_select, by_branch)
+    assert int(by_select[1]) == (2 if bad else -1)  # leaf b, after the objective
+    assert float(by_select[0]["w"][0]) == (0.0 if bad else 1.0)
+
+
 def _train(ts, step, x, y, mode):
     plan = supervised.array_plan(x, y, epochs=2, batch_size=4)
     hooks = loop.Hooks(on_nonfinite=mode)

@@ -9,7 +9,7 @@ import pytest
 import jnn
 from jnn import config as config_lib
 from jnn import layers as nn
-from jnn.train import precision
+from jnn.train import Batch, create, make_train_step, precision
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")  # accuracy: see _acceptance
 
@@ -21,7 +21,7 @@ def test_float32_is_the_model_itself():
 
 def test_unknown_precisions_are_refused():
     with pytest.raises(ValueError, match=r"expected `precision` to be one of"):
-        precision.cast_model(nn.dense(3), "float16")
+        precision.cast_model(nn.dense(3), "float8")
     with pytest.raises(ValueError, match=r"train\.precision"):
         config_lib.replace(config_lib.defaults(), ["train.precision=half"])
 
@@ -102,11 +102,66 @@ def _digits_fit(tmp_path, name: str, compute: str):
     return model, result, scaled(test)
 
 
-def test_a_bfloat16_fit_matches_float32_accuracy_and_loads_alike(tmp_path):
+@pytest.mark.parametrize("compute", ["bfloat16", "float16"])
+def test_a_mixed_fit_matches_float32_accuracy_and_loads_alike(tmp_path, compute):
     _, exact, _ = _digits_fit(tmp_path, "f32", "float32")
-    model, mixed, test = _digits_fit(tmp_path, "bf16", "bfloat16")
+    model, mixed, test = _digits_fit(tmp_path, compute, compute)
     assert mixed.state.params["h"]["weight"].dtype == jnp.float32
     assert abs(mixed.test["accuracy"] - exact.test["accuracy"]) <= 0.01
     assert mixed.test["accuracy"] > 0.93
-    run = jnn.load_run(tmp_path / "bf16", model=model)  # bfloat16 again
+    run = jnn.load_run(tmp_path / compute, model=model)  # the same compute again
     assert run.evaluate(data=test) == pytest.approx(mixed.test, abs=1e-12)
+    scale = mixed.state.loss_scale
+    if compute == "float16":  # 8 epochs of 23 steps: no overflow, no growth
+        assert (float(scale.scale), int(scale.good_steps)) == (2.0**15, 184)
+    else:
+        assert scale is None
+
+
+def _scaled_step(loss_scale, factor):
+    """A float16 step of a dense layer whose loss is `factor` * its output."""
+    model = precision.cast_model(nn.dense(1), "float16")
+    loss = lambda y, t: factor * y[:, 0]  # noqa: E731
+    step = jax.jit(make_train_step(model, loss, optax.sgd(1.0), guard_nonfinite=True))
+    x = jnp.ones((4, 3))
+    ts = create(model, optax.sgd(1.0), jax.random.key(0), x, loss_scale=loss_scale)
+    return ts, step(ts, Batch(x, jnp.zeros(4), jnp.ones(4)))
+
+
+def test_loss_scaling_keeps_float16_gradients_that_would_underflow():
+    # d loss / d y = 1e-8 / 4 per example: below float16's smallest value.
+    _, (_, plain) = _scaled_step(None, 1e-8)
+    start = precision.initial_loss_scale("float16")
+    ts, (new, logs) = _scaled_step(start, 1e-8)
+    assert float(plain["grad_norm"]) == 0.0
+    exact = 1e-8 * np.sqrt(3 + 1)  # d/dw = x = 1 (3 weights), d/db = 1
+    assert float(logs["grad_norm"]) == pytest.approx(exact, rel=1e-3)
+    assert float(logs["loss_scale"]) == 2.0**15 and int(logs["nonfinite"]) == -1
+    assert int(new.loss_scale.good_steps) == 1
+    assert not np.array_equal(new.params["weight"], ts.params["weight"])
+
+
+def test_an_overflow_skips_the_update_and_halves_the_scale_not_an_error():
+    big = precision.LossScale(jnp.float32(2.0**24), jnp.int32(5))
+    ts, (new, logs) = _scaled_step(big, 100.0)  # 2**24 * 25 overflows float16
+    np.testing.assert_array_equal(new.params["weight"], ts.params["weight"])
+    assert (float(new.loss_scale.scale), int(new.loss_scale.good_steps)) == (
+        2.0**23,
+        0,
+    )
+    assert int(logs["nonfinite"]) == -1 and np.isfinite(float(logs["loss"]))
+    one = precision.LossScale(jnp.float32(1.0), jnp.int32(0))
+    _, (_, logs) = _scaled_step(one, 1e6)  # at scale 1: a real non-finite
+    assert int(logs["nonfinite"]) >= 0
+
+
+def test_the_scale_doubles_after_the_growth_interval_within_bounds():
+    interval = precision.GROWTH_INTERVAL
+    at = lambda s, g: precision.LossScale(jnp.float32(s), jnp.int32(g))  # noqa: E731
+    grown = precision.next_loss_scale(at(8.0, interval - 1), jnp.bool_(True))
+    assert (float(grown.scale), int(grown.good_steps)) == (16.0, 0)
+    capped = precision.next_loss_scale(at(2.0**24, interval - 1), jnp.bool_(True))
+    assert float(capped.scale) == 2.0**24
+    floor = precision.next_loss_scale(at(1.0, 7), jnp.bool_(False))
+    assert (float(floor.scale), int(floor.good_steps)) == (1.0, 0)
+    assert precision.initial_loss_scale("bfloat16") is None

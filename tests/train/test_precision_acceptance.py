@@ -27,4 +27,5 @@ def test_the_digits_configs_reach_float32_accuracy_within_half_a_point(tmp_path,
         cfg = config_lib.load(f"configs/{name}.toml", [f"train.precision={compute}"])
         result = fit_config(cfg, tmp_path / compute, log=None, progress=False)
         accuracy[compute] = result.test["accuracy"]
-    assert abs(accuracy["bfloat16"] - accuracy["float32"]) <= 0.005, accuracy
+    for compute in ("bfloat16", "float16"):
+        assert abs(accuracy[compute] - accuracy["float32"]) <= 0.005, accuracy

@@ -117,3 +117,26 @@ def test_config_penalty_sums_only_the_configured_terms():
     both = penalty(Config(loss=LossConfig(l1=0.1, l2=0.5)))
     want = 0.1 * penalties.l1(params) + 0.5 * penalties.l2(params)
     np.testing.assert_allclose(both(params), want, rtol=1e-6)
+
+
+def test_state_holds_raw_key_data_and_refuses_other_prng_impls(key):
+    from jnn._checks import JnnValueError
+    from jnn.train.state import raw_key, typed_key
+
+    ts = create(dense(1), optax.sgd(0.1), key, jnp.zeros((2, 3)))
+    train_key = jax.random.split(key)[1]
+    assert ts.key.dtype == jnp.uint32 and ts.key.shape == (2,)
+    np.testing.assert_array_equal(ts.key, jax.random.key_data(train_key))
+    assert jax.random.key_impl(typed_key(ts.key)) == jax.random.key_impl(train_key)
+    legacy = jax.random.PRNGKey(3)  # raw uint32 data passes unchanged
+    np.testing.assert_array_equal(raw_key(legacy), legacy)
+    with pytest.raises(
+        JnnValueError, match=r"create: expected a threefry2x32 key.*rbg"
+    ):
+        create(
+            dense(1), optax.sgd(0.1), jax.random.key(0, impl="rbg"), jnp.zeros((2, 3))
+        )
+    with pytest.raises(
+        JnnValueError, match=r"raw data uint32\(2,\), got float32\(2,\)"
+    ):
+        raw_key(jnp.zeros(2))

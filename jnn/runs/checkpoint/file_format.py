@@ -100,7 +100,8 @@ def _decode_leaf(path: Path, record: dict, data: np.ndarray, like: Any):
     """Turn a stored array back into the leaf type the template asks for."""
     _check_stored(path, record, data)
     if record["is_prng_key"]:
-        return jax.random.wrap_key_data(jnp.asarray(data), impl=record["impl"])
+        key = jax.random.wrap_key_data(jnp.asarray(data), impl=record["impl"])
+        return key if _is_key_name(str(like.dtype)) else jax.random.key_data(key)
     dtype = _dtype_from_name(record["dtype"])
     if dtype is None or dtype.itemsize != data.dtype.itemsize:
         where = f"{record['path']} in a dtype the size of its stored {data.dtype.str}"
@@ -276,9 +277,24 @@ def _describe(spec: tuple[tuple[int, ...], str]) -> str:
     return f"{spec[1]}{_checks.fmt_shape(spec[0])}"
 
 
+def _saved_spec(record: dict, want) -> tuple[tuple[int, ...], str]:
+    """A leaf's saved (shape, dtype); a typed key saved by an earlier jnn matches
+    a template asking for its raw data (run states hold raw key data now)."""
+    if record["is_prng_key"] and want is not None and not _is_key_name(want[1]):
+        storage = record["storage"]
+        return tuple(storage["shape"]), np.dtype(storage["dtype"]).name
+    return tuple(record["shape"]), record["dtype"]
+
+
+def _is_key_name(dtype: str) -> bool:
+    return dtype.startswith("key<")
+
+
 def _check_template(path: Path, manifest: dict, expected: dict, partial: bool):
     """Raise listing every missing, extra and mis-shaped/mis-typed key path."""
-    saved = {r["path"]: (tuple(r["shape"]), r["dtype"]) for r in manifest["leaves"]}
+    saved = {
+        r["path"]: _saved_spec(r, expected.get(r["path"])) for r in manifest["leaves"]
+    }
     lines = [
         f"saved but not in template: {p} {_describe(s)}"
         for p, s in saved.items()

@@ -1,0 +1,110 @@
+"""One dispatch of the host loop: a jitted step, or K of them in one scan,
+with the step's metrics folded into the epoch's running sums on the device.
+
+`jnn.runs.loop` calls `start` once per epoch and `dispatch` per placed batch;
+what it keeps between dispatches is the `Sums`. A plan that keeps its data
+on the device (`Plan.source`, `Plan.gather`) has each batch gathered here,
+inside the jit.
+"""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Sums(NamedTuple):
+    """The epoch's running sums, on the device (see `_fold`)."""
+
+    totals: dict
+    count: jax.Array
+    skipped: jax.Array
+    bad: jax.Array
+
+
+def _fold(step, use, with_logs: bool, placement, state, source, batch, sums: Sums):
+    """One step and its metrics folded into the sums (`_step_and_fold`).
+
+    A separate host-side fold per step costs more than a small model's step.
+    A step flagged non-finite (`nonfinite` >= 0) is left out of the sums and
+    counted; the first one's update index and code are kept in `bad`. The
+    step's own metrics come back only `with_logs` (for callbacks): extra
+    outputs cost a small model's step measurably. On a mesh, the new state
+    keeps the placement's shardings (the batch's come with it). `use` is
+    the plan's (weight, gather), static: see `loop.Plan`.
+    """
+    weigh, gather = use
+    if gather is not None:
+        batch = gather(source, batch)
+    index = state.step
+    state, logs = step(state, batch)
+    state = placement.constrain(state)
+    code = logs.pop("nonfinite", jnp.int32(-1))
+    ok = code < 0
+    weight = jnp.asarray(weigh(batch), jnp.float32)
+    totals = jax.tree.map(
+        lambda t, v: t + jnp.where(ok, v * weight, 0.0), sums.totals, logs
+    )
+    first = jnp.stack([index, code]).astype(jnp.int32)
+    bad = jnp.where((sums.bad[0] < 0) & ~ok, first, sums.bad)
+    count = sums.count + jnp.where(ok, weight, 0.0)
+    skipped = sums.skipped + (~ok).astype(jnp.int32)
+    return state, Sums(totals, count, skipped, bad), logs if with_logs else None
+
+
+# One step and its fold: a single dispatch.
+_step_and_fold = jax.jit(_fold, static_argnums=(0, 1, 2, 3), donate_argnums=4)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
+def _steps_and_fold(step, use, placement, state, source, batches, sums: Sums):
+    """K steps and their folds in one `lax.scan` over batches stacked on a
+    leading axis: one dispatch for K steps. The loop body is `_fold` itself,
+    so the state and sums equal K `_step_and_fold` calls bitwise on CPU."""
+
+    def body(carry, batch):
+        state, sums = carry
+        state, sums, _ = _fold(step, use, False, placement, state, source, batch, sums)
+        return (state, sums), None
+
+    return jax.lax.scan(body, (state, sums), batches)[0]
+
+
+def start(step, state, batch, pos) -> Sums:
+    """Device sums to continue `pos` (a `loop.Position`) from: zeros, or a
+    resumed epoch's sums."""
+    totals = pos.totals
+    if totals is None:
+        _, logs = jax.eval_shape(step, state, batch)
+        logs.pop("nonfinite", None)
+        totals = {k: jnp.zeros(v.shape, v.dtype) for k, v in logs.items()}
+    return Sums(
+        totals,
+        jnp.asarray(pos.count, jnp.float32),
+        jnp.asarray(pos.skipped, jnp.int32),
+        jnp.full((2,), -1, jnp.int32) if pos.bad is None else pos.bad,
+    )
+
+
+def one_step(plan, batch, fuse: int):
+    """One step's batch as the step sees it (its shapes, if `batch` stacks K
+    of them or the plan gathers it from its source)."""
+    if fuse > 1:
+        batch = jax.tree.map(
+            lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), batch
+        )
+    if plan.gather is None:
+        return batch
+    return jax.eval_shape(plan.gather, plan.source, batch)
+
+
+def dispatch(step, plan, placement, with_logs: bool, fuse: int, state, batch, sums):
+    """Run one placed batch: a step (`fuse` = 1), or K stacked in one scan."""
+    use, source = (plan.weight, plan.gather), plan.source
+    if fuse == 1:
+        return _step_and_fold(
+            step, use, with_logs, placement, state, source, batch, sums
+        )
+    state, sums = _steps_and_fold(step, use, placement, state, source, batch, sums)
+    return state, sums, None
