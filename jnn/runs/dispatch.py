@@ -61,11 +61,17 @@ _step_and_fold = jax.jit(_fold, static_argnums=(0, 1, 2, 3), donate_argnums=4)
 def _steps_and_fold(step, use, placement, state, source, batches, sums: Sums):
     """K steps and their folds in one `lax.scan` over batches stacked on a
     leading axis: one dispatch for K steps. The loop body is `_fold` itself,
-    so the state and sums equal K `_step_and_fold` calls bitwise on CPU."""
+    so the state and sums equal K `_step_and_fold` calls bitwise on CPU.
+    A plan's gather runs once for all K batches, before the loop (one
+    gather, not K small ones inside it; the same values)."""
+    weigh, gather = use
+    if gather is not None:
+        batches = jax.vmap(lambda batch: gather(source, batch))(batches)
 
     def body(carry, batch):
         state, sums = carry
-        state, sums, _ = _fold(step, use, False, placement, state, source, batch, sums)
+        one = (weigh, None)
+        state, sums, _ = _fold(step, one, False, placement, state, None, batch, sums)
         return (state, sums), None
 
     return jax.lax.scan(body, (state, sums), batches)[0]

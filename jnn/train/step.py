@@ -127,7 +127,7 @@ def make_train_step(
         new, code = guarded(total, grads, update, keep, enabled=guard_nonfinite)
         loss_scale = ts.loss_scale
         if loss_scale is not None:
-            new, code, loss_scale = scaled_update(
+            new, code, loss_scale = _scaled_update(
                 new, code, keep, total, logs, loss_scale
             )
         if code is not None:
@@ -137,7 +137,7 @@ def make_train_step(
     return step
 
 
-def scaled_update(new, code, keep, total, logs, loss_scale):
+def _scaled_update(new, code, keep, total, logs, loss_scale):
     """Dynamic loss scaling's part of a float16 step (`jnn.train.precision`).
 
     Scaled gradients that overflow while the loss is finite are the scale's
