@@ -68,10 +68,12 @@ def _steps_and_fold(step, use, placement, state, source, batches, sums: Sums):
     if gather is not None:
         batches = jax.vmap(lambda batch: gather(source, batch))(batches)
 
+    gathered = (weigh, None)
+
     def body(carry, batch):
         state, sums = carry
-        one = (weigh, None)
-        state, sums, _ = _fold(step, one, False, placement, state, None, batch, sums)
+        args = (step, gathered, False, placement, state, None, batch, sums)
+        state, sums, _ = _fold(*args)
         return (state, sums), None
 
     return jax.lax.scan(body, (state, sums), batches)[0]
