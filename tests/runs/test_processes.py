@@ -107,11 +107,18 @@ def test_two_processes_equal_one_process_on_four_devices(runs):
         np.testing.assert_allclose(a, b, rtol=0, atol=5e-5)
 
 
+def _gloo(line: str) -> bool:
+    """Gloo's own connection log on stderr (C++, not jnn's printing); its
+    threads' writes can interleave, splitting "[Gloo] Rank 2 is connected
+    to 3 peer ranks" over two lines."""
+    return line.startswith("[Gloo]") or "peer ranks" in line
+
+
 def test_only_process_0_writes_and_prints(runs):
     base, (first, second, *_) = runs
     assert "ep 2/2" in first and "saved to" in first
     lines = second.splitlines()
-    printed = [x for x in lines if x.strip() and not x.startswith("[Gloo]")]
+    printed = [x for x in lines if x.strip() and not _gloo(x)]
     assert printed == []
     metrics = (base / "two" / "metrics.jsonl").read_text().splitlines()
     assert len(metrics) == 2  # one record per epoch, written once
