@@ -1,7 +1,9 @@
 """Suite-wide strictness: no silent rank or dtype promotion anywhere in tests."""
 
+import importlib.util
 import itertools
 import os
+from pathlib import Path
 
 import jax
 import pytest
@@ -10,6 +12,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 _counter = itertools.count()
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,6 +39,43 @@ def shared_compiles(tmp_path_factory):
 def key():
     """A fresh PRNG key per test (distinct across tests, fixed across runs)."""
     return jax.random.key(next(_counter))
+
+
+@pytest.fixture
+def char_lm_trains_and_samples(tmp_path, capsys):
+    """`check(config, overrides)`: a char LM config, trained on a small
+    repetitive text, ends below half the unigram bits per character, and
+    scripts/sample.py continues a prime from its checkpoint with 60
+    characters of that text. Returns the script module and its arguments
+    for that run (prime "the ", temperature 0.5, no length)."""
+    from jnn import config as config_lib
+    from jnn.train import fit_config
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
+
+    def check(config: str, overrides: list[str]):
+        data = [f'data.path="{corpus.as_posix()}"', "data.seq_len=16"]
+        train = ["train.batch_size=16", "optim.lr=1e-2", "optim.warmup_steps=0"]
+        cfg = config_lib.load(_ROOT / config, [*data, *train, *overrides])
+        last = fit_config(cfg, tmp_path / "run", log=None).history[-1]
+        print(f"val bpc {last['val_bits_per_char']:.3f}", end=" ")
+        print(f"vs unigram {last['val_unigram_bits_per_char']:.3f}")
+        assert last["val_bits_per_char"] < 0.5 * last["val_unigram_bits_per_char"]
+        capsys.readouterr()  # only the script's output below
+        spec = importlib.util.spec_from_file_location(
+            "sample", _ROOT / "scripts/sample.py"
+        )
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        argv = [str(tmp_path / "run"), "--temperature", "0.5", "--prime", "the "]
+        assert script.main([*argv, "--length", "60"]) == 0
+        out = capsys.readouterr().out.rstrip("\n")
+        assert out.startswith("the ") and len(out) == 64
+        assert set(out) <= set(corpus.read_text())
+        return script, argv
+
+    return check
 
 
 @pytest.fixture(scope="module")

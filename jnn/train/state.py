@@ -64,7 +64,7 @@ def create(
     )
 
 
-def raw_key(key: PRNGKey, where: str = "create") -> jax.Array:
+def raw_key(key: PRNGKey) -> jax.Array:
     """The raw uint32 data of a key of JAX's default PRNG implementation.
 
     Run states hold a key as its data, not as a typed key: jit dispatches a
@@ -79,7 +79,7 @@ def raw_key(key: PRNGKey, where: str = "create") -> jax.Array:
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         if str(jax.random.key_impl(key)) != impl:
             got = f"a {jax.random.key_impl(key)} key"
-            raise _checks.value_error(where, f"a {impl} key", got, _KEY_HINT)
+            raise _checks.value_error("create", f"a {impl} key", got, _KEY_HINT)
         return jax.random.key_data(key)
     want = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0)))
     if (key.shape, key.dtype) != (want.shape, want.dtype):
@@ -87,7 +87,7 @@ def raw_key(key: PRNGKey, where: str = "create") -> jax.Array:
         what = (
             f"a {impl} key, or its raw data {want.dtype}{_checks.fmt_shape(want.shape)}"
         )
-        raise _checks.value_error(where, what, got, _KEY_HINT)
+        raise _checks.value_error("create", what, got, _KEY_HINT)
     return key
 
 

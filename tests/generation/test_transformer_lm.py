@@ -3,8 +3,6 @@ a full re-run over the prefix gives (sampled, and greedy), the prime and
 length must fit max_len, and a trained run samples through scripts/sample.py."""
 
 import functools
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import jax
@@ -13,13 +11,10 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from jnn import config as config_lib
 from jnn.generation import language_model
 from jnn.generation import transformer_lm as sampling
 from jnn.models import transformer_lm, transformer_lm_parts
-from jnn.train import fit_config
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 VOCAB = "abcdefg"
@@ -100,37 +95,17 @@ def test_load_refuses_a_run_of_another_kind(monkeypatch):
         sampling.load_transformer_lm("somewhere")
 
 
-def _sample_script():
-    spec = importlib.util.spec_from_file_location("sample", ROOT / "scripts/sample.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_char_transformer_trains_and_samples_from_checkpoint(tmp_path, capsys):
+def test_char_transformer_trains_and_samples_from_checkpoint(
+    char_lm_trains_and_samples, capsys
+):
     """Test-sized run of configs/char_transformer.toml on a small repetitive text."""
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
-    overrides = [
-        f'data.path="{corpus.as_posix()}"',
-        *("data.seq_len=16", "model.features=16", "model.blocks=1", "model.max_len=80"),
-        *("model.num_heads=2", "model.mlp_features=32"),
-        *("train.epochs=4", "train.batch_size=16", "optim.lr=1e-2"),
-        "optim.warmup_steps=0",
-    ]
-    cfg = config_lib.load(ROOT / "configs/char_transformer.toml", overrides)
-    result = fit_config(cfg, tmp_path / "run", log=None)
-    last = result.history[-1]
-    print(f"val bpc {last['val_bits_per_char']:.3f}", end=" ")
-    print(f"vs unigram {last['val_unigram_bits_per_char']:.3f}")
-    assert last["val_bits_per_char"] < 0.5 * last["val_unigram_bits_per_char"]
-    capsys.readouterr()  # only the script's output below
-    script = _sample_script()
-    argv = [str(tmp_path / "run"), "--temperature", "0.5", "--prime", "the "]
-    assert script.main([*argv, "--length", "60"]) == 0
-    out = capsys.readouterr().out.rstrip("\n")
-    assert out.startswith("the ") and len(out) == 64
-    assert set(out) <= set(corpus.read_text())
+    script, argv = char_lm_trains_and_samples(
+        "configs/char_transformer.toml",
+        [
+            *("model.features=16", "model.blocks=1", "model.max_len=80"),
+            *("model.num_heads=2", "model.mlp_features=32", "train.epochs=4"),
+        ],
+    )
     assert script.main(argv) == 0  # by default: as many as max_len leaves
     assert len(capsys.readouterr().out.rstrip("\n")) == 80
     assert script.main([*argv, "--length", "77"]) == 2  # 4 + 77 > max_len 80

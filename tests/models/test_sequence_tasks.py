@@ -2,9 +2,6 @@
 the train/eval steps, and a test-sized run that beats the unigram and samples
 from its checkpoint through scripts/sample.py."""
 
-import importlib.util
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -12,17 +9,14 @@ import numpy as np
 import optax
 import pytest
 
-from jnn import config as config_lib
 from jnn import losses
 from jnn.layers import dense, embedding, serial
 from jnn.models import from_config
 from jnn.models.config import RnnLmConfig
 from jnn.models.sequence import sequence_lm
-from jnn.train import fit_config
 from jnn.train.state import create
 from jnn.train.step import Batch, make_eval_step, make_train_step, masked_mean
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("fast_compiles")  # compiling dominates
 
 
@@ -63,33 +57,9 @@ def test_per_token_losses_average_per_example_then_over_the_mask(key):
     assert float(logs["loss"]) == pytest.approx(float(want), rel=1e-5)
 
 
-def _sample_script():
-    spec = importlib.util.spec_from_file_location("sample", ROOT / "scripts/sample.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_char_lm_beats_unigram_and_samples_from_checkpoint(tmp_path, capsys):
+def test_char_lm_beats_unigram_and_samples_from_checkpoint(char_lm_trains_and_samples):
     """Test-sized run of configs/char_lstm.toml on a small repetitive text."""
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
-    overrides = [
-        f'data.path="{corpus.as_posix()}"',
-        *("data.seq_len=16", "model.hidden=[32]", "model.embed_features=8"),
-        *("train.epochs=10", "train.batch_size=16", "optim.lr=1e-2"),
-        "optim.warmup_steps=0",
-    ]
-    cfg = config_lib.load(ROOT / "configs/char_lstm.toml", overrides)
-    result = fit_config(cfg, tmp_path / "run", log=None)
-    last = result.history[-1]
-    print(f"val bpc {last['val_bits_per_char']:.3f}", end=" ")
-    print(f"vs unigram {last['val_unigram_bits_per_char']:.3f}")
-    assert last["val_bits_per_char"] < 0.5 * last["val_unigram_bits_per_char"]
-    capsys.readouterr()  # only the script's output below
-    script = _sample_script()
-    argv = [str(tmp_path / "run"), "--temperature", "0.5", "--length", "60"]
-    assert script.main([*argv, "--prime", "the "]) == 0
-    out = capsys.readouterr().out.rstrip("\n")
-    assert out.startswith("the ") and len(out) == 64
-    assert set(out) <= set(corpus.read_text())
+    char_lm_trains_and_samples(
+        "configs/char_lstm.toml",
+        ["model.hidden=[32]", "model.embed_features=8", "train.epochs=10"],
+    )
