@@ -148,7 +148,8 @@ def plan(cfg, device_data: jax.Array) -> loop.Plan:
     def batches(epoch: int, start: int):
         return itertools.repeat(device_data, num_batches(epoch) - start)
 
-    return loop.Plan(math.ceil(steps / every), num_batches, batches, _one)
+    epochs = math.ceil(steps / every)
+    return loop.Plan(epochs, num_batches, batches, _one, fusable=False)
 
 
 def task(cfg) -> tuple[Task, Settings, tuple]:

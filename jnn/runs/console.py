@@ -44,12 +44,13 @@ def console_metrics(values: dict) -> list[tuple[str, float]]:
     return [(SHORT.get(name, name), shown[name]) for name in names]
 
 
-def start_block(task, run_dir: Path | None) -> str:
+def start_block(task, run_dir: Path | None, fuse=None) -> str:
     """The console's start block: where, on what, how big, what differs.
 
-    Run directory (if any), devices, parameter count, then the task's
-    `facts` (data sizes; for a config run, the fields that differ from the
-    defaults). Lines are wrapped to `LINE_WIDTH` columns.
+    Run directory (if any), devices, parameter count, the steps per
+    dispatch (`fuse`, a `fusing.Choice`), then the task's `facts` (data
+    sizes; for a config run, the fields that differ from the defaults).
+    Lines are wrapped to `LINE_WIDTH` columns.
     """
     devices = jax.devices()
     params = jax.tree.leaves(task.params_of(task.state))
@@ -60,6 +61,7 @@ def start_block(task, run_dir: Path | None) -> str:
         + (f" … ({len(devices)} in all)" if len(devices) > 4 else ""),
         "params": f"{count:,} in {len(params)} arrays",
         **_mesh(task),
+        **_fusing(fuse),
         **task.facts,
     }
     lines = [f"start {task.name} run"]
@@ -81,6 +83,14 @@ def _mesh(task) -> dict:
         return {}
     held = mesh.describe_memory(placement, task.params_of(task.state), task.state)
     return {"mesh": f"{placement.describe()}; {held}"}
+
+
+def _fusing(fuse) -> dict:
+    """The line on steps per dispatch (`jnn.runs.fusing`), if chosen."""
+    if fuse is None:
+        return {}
+    steps = "1 step" if fuse.steps == 1 else f"{fuse.steps} steps"
+    return {"fusing": f"{steps} per dispatch ({fuse.why})"}
 
 
 def _device(device) -> str:

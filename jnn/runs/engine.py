@@ -17,7 +17,15 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jnn import _checks
-from jnn.runs import checkpoint, compile_cache, console, loop, processes, tensorboard
+from jnn.runs import (
+    checkpoint,
+    compile_cache,
+    console,
+    fusing,
+    loop,
+    processes,
+    tensorboard,
+)
 from jnn.runs import progress as progress_lib
 from jnn.runs import resume as resume_lib
 from jnn.runs.callbacks import Callback, CheckpointEnd
@@ -92,7 +100,7 @@ class Settings(NamedTuple):
     tensorboard: bool = False  # also write TensorBoard scalars
     tensorboard_every: int = 0  # steps between per-step loss scalars; 0 = off
     compilation_cache: str = ""  # JAX's persistent cache directory; "" = off
-    fuse_steps: int = 1  # steps per dispatch, in one lax.scan; 1 = per step
+    fuse_steps: int = 0  # steps per dispatch, in one lax.scan; 0 = auto (`fusing`)
 
 
 # `Settings` field -> the [train] setting that sets it, in every task's config.
@@ -158,7 +166,8 @@ def run(
         sys.stderr, False turns it off.
       resume: `ResumeOptions`; None means the defaults: a run directory with
         checkpoints is continued from its newest one, bitwise.
-      stop: Optional `stop() -> signum | None` polled after every step (see
+      stop: Optional `stop() -> signum | None` polled after every dispatch
+        (a step, or `settings.fuse_steps` of them: `jnn.runs.fusing`; see
         `jnn.runs.signals.catch_preemption`); a signal commits a checkpoint
         at that step and raises `Preempted`.
       callbacks: `Callback`s (after a step, an epoch, a checkpoint).
@@ -181,7 +190,7 @@ def run(
     settings = settings or Settings()
     _checks.one_of("run", "resume.mode", resume.mode, resume_lib.MODES)
     _checks.one_of("run", "on_nonfinite", settings.on_nonfinite, numerics.MODES)
-    _check_fusing(settings, task)
+    fusing.check(settings.fuse_steps, task.plan, task.placement)
     if not processes.is_main():  # process 0 alone prints (`jnn.runs.processes`)
         log, progress = (lambda line: None), False
     with compile_cache.enabled(settings.compilation_cache) as cache:
@@ -204,7 +213,11 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks, cache):
             callbacks = (*callbacks, tensorboard.step_logger(rundir.events, every))
     else:
         state, pos = _fresh(task), loop.Position()
-    log(console.start_block(task, rundir and rundir.dir))
+    per_step = any(c.on_step is not None for c in callbacks)
+    fuse = fusing.choose(
+        settings.fuse_steps, task.step, state, task.plan, task.placement, per_step
+    )
+    log(console.start_block(task, rundir and rundir.dir, fuse))
     saver = _Saver(rundir, task, settings, callbacks)
     shown = None
     if stream is not False:
@@ -220,7 +233,7 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks, cache):
         params_of=task.params_of,
         on_nonfinite=settings.on_nonfinite,
         placement=task.placement,
-        fuse_steps=settings.fuse_steps,
+        fuse_steps=fuse.steps,
         save_every=settings.checkpoint_every_steps if rundir else 0,
     )
 
@@ -256,24 +269,6 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks, cache):
         rundir and rundir.dir,
         summary,
     )
-
-
-def _check_fusing(settings: Settings, task: Task) -> None:
-    """Raise unless `settings.fuse_steps` fits the run.
-
-    Raises:
-      ValueError: if it is not > 0, or the run is on a mesh of many devices
-        (not fused yet).
-    """
-    fuse = settings.fuse_steps
-    _checks.positive_int("run", "fuse_steps", fuse)
-    if fuse > 1 and task.placement.mesh is not None:
-        raise _checks.value_error(
-            "run",
-            "`fuse_steps` = 1 on a mesh of many devices",
-            fuse,
-            "fused steps run on one device for now",
-        )
 
 
 def _resume_or_start(rundir: RunDir, task: Task, resume: ResumeOptions, log):

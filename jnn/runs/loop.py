@@ -14,7 +14,7 @@ epoch's batches are a function of (seed, epoch) alone.
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -42,6 +42,9 @@ class Plan(NamedTuple):
       gather: With a `source`, `gather(source, batch)` turns what `batches`
         yields (e.g. row indices and a mask) into the step's batch inside
         the jitted step, so only indices cross to the device.
+      fusable: Whether K batches stack into one fused dispatch; False for a
+        plan whose every batch is the same device data (a GAN's step draws
+        its own batch from it).
     """
 
     epochs: int
@@ -50,6 +53,7 @@ class Plan(NamedTuple):
     weight: Callable[[Any], jax.Array]
     source: Any = None  # arrays on the device the batches index into, or None
     gather: Callable[[Any, Any], Any] | None = None  # gather(source, batch)
+    fusable: bool = True  # False: one step per dispatch (batches do not stack)
 
 
 class Position(NamedTuple):
@@ -142,7 +146,8 @@ def run_epoch(
 
     With `hooks.fuse_steps` = K > 1 (and no callback's `on_step`), K steps
     go in one dispatch (`jnn.runs.dispatch`), the state bitwise that of the
-    per-step loop. A dispatch ends after every K batches of the epoch, at
+    per-step loop on a CPU where the step has no convolution
+    (`jnn.runs.fusing`). A dispatch ends after every K batches of the epoch, at
     its end, and where the run's step count is a multiple of
     `hooks.save_every` (a checkpoint is due there).
 
@@ -165,8 +170,7 @@ def run_epoch(
             if compiling:  # the first call traces and compiles before it returns
                 _phase(hooks, "compile", pos.epoch, True)
             if sums is None:
-                one = dispatch.one_step(plan, batch, fuse)
-                sums = dispatch.start(step, state, one, pos)
+                sums = dispatch.start(step, plan, fuse, state, batch, pos)
             state, sums, logs = dispatch.dispatch(
                 step, plan, hooks.placement, bool(on_steps), fuse, state, batch, sums
             )
@@ -192,28 +196,50 @@ def run_epoch(
     return state, pos
 
 
-def _chunks(batches: Iterable, at: tuple[int, int], fuse: int, every: int):
-    """The epoch's batches in lists, one per dispatch: up to `fuse`, ending
+def _ends(at: tuple[int, int], fuse: int, every: int) -> Iterator[bool]:
+    """Whether a dispatch ends after each batch from `at` = (batch, step) on:
     after every `fuse` batches of the epoch and where the run's step count
-    is a multiple of `every` (0: nowhere); `at` = (batch, step) at the start.
-    Epochs of a multiple of `fuse` batches compile one fused program."""
-    chunk, (batch_at, step_at) = [], at
-    for batch in batches:
-        chunk.append(batch)
+    is a multiple of `every` (0: nowhere). Epochs of a multiple of `fuse`
+    batches compile one fused program."""
+    batch_at, step_at = at
+    while True:
         batch_at, step_at = batch_at + 1, step_at + 1
-        if batch_at % fuse == 0 or (every and step_at % every == 0):
+        yield batch_at % fuse == 0 or bool(every and step_at % every == 0)
+
+
+def _chunks(batches: Iterable, at: tuple[int, int], fuse: int, every: int):
+    """The epoch's batches in lists, one per dispatch (see `_ends`)."""
+    chunk = []
+    for batch, end in zip(batches, _ends(at, fuse, every), strict=False):
+        chunk.append(batch)
+        if end:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
 
 
+def _slices(count: int, at: tuple[int, int], fuse: int, every: int):
+    """`_chunks` of `count` batches as (first, end) index pairs."""
+    first = 0
+    for end, last in zip(range(1, count + 1), _ends(at, fuse, every), strict=False):
+        if last or end == count:
+            yield first, end
+            first = end
+
+
 def _feed(plan: Plan, pos: Position, hooks: Hooks, at, fuse: int, every: int):
     """The epoch's dispatches as (batches, placed batch or K stacked), made
-    on a thread and placed `hooks.prefetch_depth` ahead (`jnn.runs.prefetch`)."""
+    on a thread and placed `hooks.prefetch_depth` ahead (`jnn.runs.prefetch`).
+    Batches that come stacked already (`batches.EpochRows`) are sliced."""
+    batches = plan.batches(pos.epoch, pos.batch)
 
-    def host(batches):  # on the prefetch thread: gather, group, stack
-        for chunk in _chunks(batches, at, fuse, every):
+    def host(items):  # on the prefetch thread: gather, group, stack
+        if fuse > 1 and hasattr(batches, "stacked"):
+            for first, end in _slices(len(batches), at, fuse, every):
+                yield end - first, batches.stacked(first, end)
+            return
+        for chunk in _chunks(items, at, fuse, every):
             if fuse == 1:
                 yield 1, chunk[0]
             else:
@@ -228,12 +254,7 @@ def _feed(plan: Plan, pos: Position, hooks: Hooks, at, fuse: int, every: int):
         return size, place(tree)
 
     return prefetch.prefetch(
-        plan.batches(pos.epoch, pos.batch),
-        put,
-        depth=depth,
-        thread=depth > 0,
-        start=pos.batch,
-        host=host,
+        batches, put, depth=depth, thread=depth > 0, start=pos.batch, host=host
     )
 
 

@@ -168,6 +168,9 @@ class Placement:
         """
         if self.mesh is None:
             return tree
+        leaves = jax.tree.leaves(tree)
+        if all(isinstance(leaf, jax.Array) and _on(leaf, self.mesh) for leaf in leaves):
+            return tree  # placed already: a tree.map would cost ~3 us a step
         return jax.tree.map(self._split, tree)
 
     def replicate(self, tree):

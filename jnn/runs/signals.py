@@ -1,7 +1,9 @@
-"""Pre-emption: SIGTERM/SIGINT finish the current step, checkpoint, then exit.
+"""Pre-emption: SIGTERM/SIGINT finish the current dispatch, checkpoint, exit.
 
 `catch_preemption()` swaps in handlers that only record the signal; `fit`
-polls the flag after every step, commits a checkpoint at that step and raises
+polls the flag after every dispatch (a step, or the steps `jnn.runs.fusing`
+fuses into one: about 1 s of work at most, by default), commits a
+checkpoint at that step and raises
 `Preempted`. The CLI turns that into exit code 128 + signal number (143 for
 SIGTERM, 130 for SIGINT), the shell convention for "ended by this signal", so
 schedulers see a signal death yet the run can be resumed with

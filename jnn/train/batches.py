@@ -57,15 +57,28 @@ def index_batches(
     order: np.ndarray, batch_size: int, ragged: str
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield `(indices (B,), mask (B,))` batches over `order`, all of size B."""
-    for start in range(
-        0, num_batches(len(order), batch_size, ragged) * batch_size, batch_size
-    ):
-        idx = order[start : start + batch_size]
-        mask = np.ones(batch_size, np.float32)
-        if len(idx) < batch_size:  # pad by repeating rows; the mask hides them
-            mask[len(idx) :] = 0.0
-            idx = np.resize(idx, batch_size)
-        yield idx, mask
+    yield from zip(*index_matrix(order, batch_size, ragged), strict=True)
+
+
+def index_matrix(
+    order: np.ndarray, batch_size: int, ragged: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`index_batches` at once: indices (N, B) and mask (N, B), one row a batch.
+
+    A padded last batch repeats its own rows, masked out. Made as two
+    arrays, not a pair per batch: a small model's step costs only a few
+    times that per-batch work.
+    """
+    count = num_batches(len(order), batch_size, ragged)
+    full = min(count, len(order) // batch_size)
+    idx = np.empty((count, batch_size), order.dtype)
+    idx[:full] = order[: full * batch_size].reshape(full, batch_size)
+    mask = np.ones((count, batch_size), np.float32)
+    if count > full:  # pad by repeating rows; the mask hides them
+        rest = order[full * batch_size :]
+        idx[full] = np.resize(rest, batch_size)
+        mask[full, len(rest) :] = 0.0
+    return idx, mask
 
 
 def gather(x: np.ndarray, y: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> Batch:
@@ -95,16 +108,35 @@ class Rows(NamedTuple):
     mask: np.ndarray  # (B,) float32: 1 real example, 0 padding
 
 
+class EpochRows:
+    """An epoch's `Rows` from some batch on, made at once (`index_matrix`).
+
+    Iterating yields one batch's `Rows`; `stacked(a, b)` gives batches
+    a..b-1 stacked on a leading axis, as a fused dispatch takes them, with
+    no per-batch work (`jnn.runs.loop` uses it when it fuses steps).
+    """
+
+    def __init__(self, idx: np.ndarray, mask: np.ndarray):
+        self.idx, self.mask = idx, mask  # (N, B) each
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __iter__(self) -> Iterator[Rows]:
+        return itertools.starmap(Rows, zip(self.idx, self.mask, strict=True))
+
+    def stacked(self, a: int, b: int) -> Rows:
+        return Rows(self.idx[a:b], self.mask[a:b])
+
+
 def epoch_rows(
     num_examples: int, batch_size: int, ragged: str, seed: int, epoch: int, start=0
-):
-    """Yield the `Rows` of one epoch: exactly the rows `epoch_batches` gathers
-    on the host, for `gather_rows` to gather on the device."""
+) -> EpochRows:
+    """The `Rows` of one epoch from batch `start` on: exactly the rows
+    `epoch_batches` gathers on the host, for `gather_rows` on the device."""
     order = epoch_order(num_examples, seed, epoch).astype(np.int32)
-    for idx, mask in itertools.islice(
-        index_batches(order, batch_size, ragged), start, None
-    ):
-        yield Rows(idx, mask)
+    idx, mask = index_matrix(order, batch_size, ragged)
+    return EpochRows(idx[start:], mask[start:])
 
 
 def gather_rows(source: tuple, rows: Rows) -> Batch:

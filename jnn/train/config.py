@@ -26,7 +26,7 @@ class TrainConfig:
     batch_size: int = setting(64, rule=NON_NEGATIVE)  # 0 = full batch
     ragged: str = setting("pad", choices=RAGGED)  # last partial batch
     precision: str = setting("float32", choices=PRECISIONS)  # compute dtype
-    fuse_steps: int = setting(1, rule=POSITIVE)  # steps per dispatch (lax.scan)
+    fuse_steps: int = setting(0, rule=NON_NEGATIVE)  # per dispatch; 0 = auto
     eval_batch_size: int = setting(1024, rule=POSITIVE)  # jitted evaluation
     checkpoint_every: int = setting(0, rule=NON_NEGATIVE)  # epochs; 0 = final only
     checkpoint_every_steps: int = setting(0, rule=NON_NEGATIVE)  # steps; 0 = off

@@ -21,7 +21,9 @@ def scan_steps(step: Callable, *, donate: bool = True) -> Callable:
     inside one `lax.scan`. It returns the state after the K steps and each
     metric stacked over the steps, shape (K, *metric shape). On CPU the
     state equals K separate calls of the jitted step bitwise (the same XLA
-    computation runs as the loop body; `tests/train/test_fused.py`).
+    computation runs as the loop body; `tests/train/test_fused.py`), for
+    steps without convolutions: XLA:CPU compiles a convolution in a loop
+    body differently, so their values differ in the last bits.
 
     Args:
       step: A pure train step, e.g. `make_train_step(...)`, jitted or not.

@@ -24,6 +24,7 @@ MODEL = nn.named(h=nn.dense(12), a=nn.relu(), d=nn.dropout(0.2), o=nn.dense(2))
 
 def _fit(workdir=None, *, fuse=1, every=0, **kwargs):
     settings = Settings(fuse_steps=fuse, checkpoint_every_steps=every)
+    kwargs.setdefault("log", None)
     return jnn.train.fit(
         MODEL,
         "sparse_softmax_cross_entropy",
@@ -34,7 +35,6 @@ def _fit(workdir=None, *, fuse=1, every=0, **kwargs):
         batch_size=8,  # 12 steps per epoch, the last one padded
         workdir=workdir,
         settings=settings,
-        log=None,
         progress=False,
         **kwargs,
     )
@@ -99,16 +99,45 @@ def test_per_step_callbacks_get_every_step_even_when_fusing(per_step):
     assert _bytes(fused.state) == _bytes(per_step.state)
 
 
-def test_fuse_steps_must_be_positive_and_on_one_device():
-    with pytest.raises(ValueError, match=r"expected `fuse_steps` > 0, got 0"):
-        _fit(fuse=0)
+def test_fuse_steps_must_be_non_negative_and_on_one_device():
+    with pytest.raises(ValueError, match=r"expected `fuse_steps` >= 0, got -1"):
+        _fit(fuse=-1)
     one = Placement(jax.make_mesh((1,), ("data",)))  # a mesh, though of one
     with pytest.raises(
         ValueError,
-        match=r"expected `fuse_steps` = 1 on a mesh of many devices, got 4\. "
+        match=r"expected `fuse_steps` = 1 or 0 \(auto\) for this run, got 4\. "
         r"Hint: fused steps run on one device for now",
     ):
         _fit(fuse=4, mesh=one)
+
+
+def test_auto_fuses_the_epoch_bitwise_like_the_per_step_run(per_step):
+    lines = []
+    auto = _fit(fuse=0, log=lines.append)
+    assert "fusing  12 steps per dispatch (auto: the whole epoch)" in lines[0]
+    assert _bytes(auto.state) == _bytes(per_step.state)
+    assert _history(auto) == _history(per_step)
+
+
+@pytest.mark.parametrize("fuse", [1, 3, 4])
+@pytest.mark.parametrize("every", [0, 5])
+@pytest.mark.parametrize("at", [(0, 0), (2, 7)])
+def test_sliced_dispatches_are_the_chunked_ones(fuse, every, at):
+    from jnn.runs import loop
+
+    for count in range(11):
+        chunks = list(loop._chunks(range(count), at, fuse, every))
+        cut = [list(range(a, b)) for a, b in loop._slices(count, at, fuse, every)]
+        assert cut == chunks
+
+
+def test_a_dispatch_ends_at_fuse_multiples_and_checkpoint_steps():
+    from jnn.runs import loop
+
+    # 10 batches from batch 2 at step 7, fuse 4, checkpoints every 5 steps:
+    # dispatches end after batches 4, 8, 12 and steps 10, 15.
+    ends = [end for _, end in loop._slices(10, (2, 7), 4, 5)]
+    assert ends == [2, 3, 6, 8, 10]
 
 
 @pytest.mark.parametrize("fuse", [1, 5])

@@ -28,7 +28,9 @@ CFG = Config(
     data=SyntheticConfig(name="moons", num_samples=64),
     model=MlpConfig(hidden=(8,), dropout=0.1),
     optim=OptimConfig(name="adam", lr=0.01, schedule="cosine"),
-    train=TrainConfig(epochs=3, batch_size=8, keep_checkpoints=2),
+    # One step per dispatch: `stop` is polled after each (the preemption
+    # points below); fused dispatches are preempted in test_fused_loop.py.
+    train=TrainConfig(epochs=3, batch_size=8, keep_checkpoints=2, fuse_steps=1),
     early_stopping=EarlyStoppingConfig(enabled=True, patience=100),
 )
 

@@ -15,6 +15,25 @@ def test_pad_covers_every_example_once_with_fixed_size():
     np.testing.assert_array_equal(got[-1][1], [1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
 
 
+def test_a_padded_batch_repeats_its_own_rows():
+    idx, mask = batches.index_matrix(np.arange(23) + 100, 10, "pad")
+    assert idx.shape == mask.shape == (3, 10)
+    np.testing.assert_array_equal(idx[2], [120, 121, 122] * 3 + [120])
+    np.testing.assert_array_equal(mask.sum(axis=1), [10, 10, 3])
+
+
+def test_epoch_rows_iterate_and_stack_alike():
+    rows = batches.epoch_rows(23, 4, "pad", seed=1, epoch=2, start=2)
+    each = list(rows)
+    assert len(rows) == len(each) == 4  # 6 batches, 2 skipped
+    order = batches.epoch_order(23, seed=1, epoch=2)
+    np.testing.assert_array_equal(each[0].idx, order[8:12])
+    assert each[0].idx.dtype == np.int32 and each[0].mask.dtype == np.float32
+    stacked = rows.stacked(1, 4)
+    np.testing.assert_array_equal(stacked.idx, np.stack([r.idx for r in each[1:]]))
+    np.testing.assert_array_equal(stacked.mask, np.stack([r.mask for r in each[1:]]))
+
+
 def test_drop_discards_the_ragged_tail():
     got = list(batches.index_batches(np.arange(23), 10, "drop"))
     assert len(got) == 2
