@@ -69,6 +69,8 @@ def _steps_and_fold(step, use, placement, state, source, batches, sums: Sums):
     weigh, gather = use
     if gather is not None:
         batches = jax.vmap(lambda batch: gather(source, batch))(batches)
+        split = functools.partial(placement.split, axis=1)  # (K, B, ...): on B
+        batches = jax.tree.map(split, batches)
 
     gathered = (weigh, None)
 

@@ -9,8 +9,7 @@ checkpoint steps, so a resumed run replays it.
 
 "auto" picks, once per run, before the first step:
 - 1 (no fusing) where the loop cannot fuse: a callback's `on_step` wants
-  every step, the task's plan does not stack (`loop.Plan.fusable`), or the
-  run is on a mesh of many devices (not fused yet);
+  every step, or the task's plan does not stack (`loop.Plan.fusable`);
 - 1 on a CPU for a step with a convolution: XLA:CPU runs convolutions inside
   a loop several times slower (a CNN's step 6x, `loop_device` in the suite;
   a residual net's config 7x) and with other roundings;
@@ -56,7 +55,7 @@ def choose(fuse_steps: int, step, state, plan, placement, per_step: bool) -> Cho
 
     Raises:
       ValueError: if `fuse_steps` is negative, or > 1 where the loop cannot
-        fuse (a mesh of many devices, a plan that does not stack).
+        fuse (a plan that does not stack).
     """
     cannot = check(fuse_steps, plan, placement)
     if fuse_steps:
@@ -95,8 +94,6 @@ def check(fuse_steps: int, plan, placement) -> str:
 
 def _cannot(plan, placement) -> str:
     """Why the loop cannot fuse this run's steps ("" if it can)."""
-    if placement.mesh is not None:
-        return "fused steps run on one device for now"
     if not plan.fusable:
         return "each step of the task takes the same data"
     return ""

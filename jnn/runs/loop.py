@@ -245,7 +245,7 @@ def _feed(plan: Plan, pos: Position, hooks: Hooks, at, fuse: int, every: int):
             else:
                 yield len(chunk), jax.tree.map(lambda *b: np.stack(b), *chunk)
 
-    place = prefetch.placer(hooks.placement)
+    place = prefetch.placer(hooks.placement, stacked=fuse > 1)
     depth = hooks.prefetch_depth
     depth = prefetch.default_depth() if depth is None else depth
 

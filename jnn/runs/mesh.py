@@ -67,6 +67,22 @@ def _make_mesh(size: int) -> Mesh:
     return jax.make_mesh((size,), (AXIS,), auto, devices=jax.devices()[:size])
 
 
+def _check_mesh(mesh: Mesh) -> None:
+    if AXIS not in mesh.axis_names:
+        raise _checks.value_error(
+            "mesh", f"a mesh with a {AXIS!r} axis", mesh.axis_names
+        )
+    auto = jax.sharding.AxisType.Auto
+    if any(kind != auto for kind in mesh.axis_types):
+        raise _checks.value_error(
+            "mesh",
+            "a mesh whose axes are all of type Auto",
+            f"axis types {tuple(kind.name for kind in mesh.axis_types)}",
+            "make it with jax.make_mesh(shape, names, "
+            "axis_types=(jax.sharding.AxisType.Auto,) * len(names))",
+        )
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where a run's arrays live: its mesh (None: the default device alone).
@@ -85,7 +101,8 @@ class Placement:
 
         Raises:
           ValueError: if the size exceeds the devices, or the mesh has no
-            "data" axis.
+            "data" axis or an axis not of type Auto (jnn leaves the
+            partitioning of its steps to the compiler).
           TypeError: for any other `spec`.
         """
         if isinstance(spec, Placement):
@@ -93,10 +110,7 @@ class Placement:
         if spec is None:
             return cls(None, fsdp)
         if isinstance(spec, Mesh):
-            if AXIS not in spec.axis_names:
-                raise _checks.value_error(
-                    "mesh", f"a mesh with a {AXIS!r} axis", spec.axis_names
-                )
+            _check_mesh(spec)
             return cls(spec if spec.size > 1 else None, fsdp)
         if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0:
             raise _checks.type_error(
@@ -157,21 +171,22 @@ class Placement:
         """The `NamedSharding` of every leaf of a state `tree`."""
         return jax.tree.map(lambda leaf: self._sharding(_spec(leaf, self)), tree)
 
-    def batch(self, tree):
-        """A host batch as global arrays split on their leading axis.
+    def batch(self, tree, axis: int = 0):
+        """A host batch as global arrays split on their batch axis: the
+        leading one, or `axis` (1 for K batches stacked for a fused dispatch).
 
         Each process hands over the rows of the global batch; only the rows
         its own devices hold are copied (one process: all of them).
 
         Raises:
-          ValueError: if a leaf's leading axis does not divide over the axis.
+          ValueError: if a leaf's batch axis does not divide over the axis.
         """
         if self.mesh is None:
             return tree
         leaves = jax.tree.leaves(tree)
         if all(isinstance(leaf, jax.Array) and _on(leaf, self.mesh) for leaf in leaves):
             return tree  # placed already: a tree.map would cost ~3 us a step
-        return jax.tree.map(self._split, tree)
+        return jax.tree.map(lambda leaf: self._split(leaf, axis), tree)
 
     def replicate(self, tree):
         """`tree` whole on every device of the mesh (e.g. a data set a step
@@ -180,17 +195,17 @@ class Placement:
             return tree
         return self._place(tree, jax.tree.map(lambda _: self._sharding(P()), tree))
 
-    def _split(self, leaf) -> jax.Array:
+    def _split(self, leaf, axis: int) -> jax.Array:
         if isinstance(leaf, jax.Array) and _on(leaf, self.mesh):
             return leaf  # placed already (`replicate`)
         leaf = np.asarray(leaf)
-        if leaf.ndim == 0:
+        if leaf.ndim <= axis:
             raise _checks.value_error(
-                "mesh", "batch arrays with a leading batch axis", "a scalar"
+                "mesh", f"batch arrays with a batch axis {axis}", f"shape {leaf.shape}"
             )
-        self.check_batch(leaf.shape[0], "batch size")
-        sharding = self._sharding(P(AXIS))
-        rows = _local_rows(sharding, leaf.shape)
+        self.check_batch(leaf.shape[axis], "batch size")
+        sharding = self._sharding(_batch_spec(axis))
+        rows = (slice(None),) * axis + (_local_rows(sharding, leaf.shape, axis),)
         return jax.make_array_from_process_local_data(sharding, leaf[rows], leaf.shape)
 
     # -- inside jit ------------------------------------------------------------
@@ -202,12 +217,13 @@ class Placement:
             return tree
         return jax.lax.with_sharding_constraint(tree, self.state_shardings(tree))
 
-    def split(self, x: jax.Array) -> jax.Array:
+    def split(self, x: jax.Array, axis: int = 0) -> jax.Array:
         """Split a batch made inside a jitted step (sampled, or noise) over
-        the data axis on its leading axis (identity without a mesh)."""
+        the data axis on its batch axis, the leading one or `axis` (identity
+        without a mesh)."""
         if self.mesh is None:
             return x
-        return jax.lax.with_sharding_constraint(x, self._sharding(P(AXIS)))
+        return jax.lax.with_sharding_constraint(x, self._sharding(_batch_spec(axis)))
 
     def _sharding(self, spec: P) -> NamedSharding:
         return NamedSharding(self.mesh, spec)
@@ -271,11 +287,17 @@ def _spec(leaf, placement: Placement) -> P:
     return P(*(AXIS if d == largest else None for d in range(len(shape))))
 
 
-def _local_rows(sharding: NamedSharding, shape: tuple[int, ...]) -> slice:
-    """The rows of a global batch this process's devices hold (contiguous)."""
+def _batch_spec(axis: int) -> P:
+    """Split on `axis` over the data axis, the axes before it whole."""
+    return P(*([None] * axis), AXIS)
+
+
+def _local_rows(sharding: NamedSharding, shape: tuple[int, ...], axis: int) -> slice:
+    """The rows (on `axis`) of a global batch this process's devices hold
+    (contiguous)."""
     held = set()
     for index in sharding.addressable_devices_indices_map(shape).values():
-        held.update(range(*index[0].indices(shape[0])))
+        held.update(range(*index[axis].indices(shape[axis])))
     first, last = min(held), max(held) + 1
     if len(held) != last - first:  # a mesh whose devices interleave processes
         raise _checks.value_error(

@@ -26,6 +26,7 @@ runs on the caller's thread, so JAX's thread-local settings
 """
 
 import collections
+import functools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -50,9 +51,10 @@ def default_depth() -> int:
     return 0 if jax.default_backend() == "cpu" else DEPTH
 
 
-def placer(placement: Placement) -> Callable[[Any], Any]:
-    """The `put` of a host batch for `placement`: split over its mesh; on one
-    device, the batch as is, copied by the jitted call itself.
+def placer(placement: Placement, stacked: bool = False) -> Callable[[Any], Any]:
+    """The `put` of a host batch for `placement`: split over its mesh (on
+    axis 1 if `stacked`: K batches for one fused dispatch); on one device,
+    the batch as is, copied by the jitted call itself.
 
     An explicit `jax.device_put` a step or two ahead was measured slower (on
     an H200, 0.90 vs 0.37 ms/step for the tiny MLP, 1.03 vs 0.68 for the
@@ -60,7 +62,7 @@ def placer(placement: Placement) -> Callable[[Any], Any]:
     exceeds the copy it would overlap.
     """
     if placement.mesh is not None:
-        return placement.batch
+        return functools.partial(placement.batch, axis=1 if stacked else 0)
     return _as_is
 
 

@@ -88,7 +88,7 @@ def fit(
       log, progress, resume, stop: As `jnn.runs.engine.run`.
       mesh: The devices to spread the run over, as a config's [mesh]: the
         size of the data axis (0 = all devices), a `jax.sharding.Mesh` with
-        a "data" axis, or a `jnn.runs.mesh.Placement` (e.g.
+        a "data" axis of type Auto, or a `jnn.runs.mesh.Placement` (e.g.
         `Placement.of(4, fsdp=True)`); None runs on the default device.
         `batch_size` must divide over the data axis.
       precision: The compute dtype, "float32", "bfloat16" or "float16"

@@ -50,13 +50,14 @@ def _max_diff(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
-def _fit(workdir, mesh, epochs=1, log=None):
+def _fit(workdir, mesh, epochs=1, log=None, fuse=0):
     import numpy as np
     import optax
 
     import jnn
     from jnn import layers as nn
     from jnn.data import load_digits, split
+    from jnn.runs.engine import Settings
 
     train, val, _ = split(load_digits(), 0.1, 0.0, seed=0)
     scaled = lambda d: (d.x / np.float32(16), d.y)  # noqa: E731
@@ -75,6 +76,7 @@ def _fit(workdir, mesh, epochs=1, log=None):
         log=log,
         progress=False,
         mesh=mesh,
+        settings=Settings(fuse_steps=fuse),  # 0: auto, the epoch in a dispatch
     )
 
 
@@ -110,6 +112,23 @@ def _errors(out: Path) -> dict:
     return errors
 
 
+def _fused_vs_per_step(dp, lines) -> dict:
+    """The fused runs above (auto) against one step per dispatch, on 4
+    devices: data kept on the device and data streamed from the host."""
+    from jnn.train import supervised
+
+    block = "\n".join(lines).splitlines()
+    fused = {"fusing_line": next(x for x in block if "fusing" in x).strip()}
+    per_step = _flat(_fit(None, 4, fuse=1).state)
+    fused["fused_dp_kept"] = _max_diff(_flat(dp.state), per_step)
+    kept, supervised.DEVICE_DATA_BYTES = supervised.DEVICE_DATA_BYTES, 0
+    try:
+        fused["fused_dp_streamed"] = _max_diff(_flat(_fit(None, 4).state), per_step)
+    finally:
+        supervised.DEVICE_DATA_BYTES = kept
+    return fused
+
+
 def main(out: Path, configs: list[str]) -> None:
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={DEVICES}"
     import jax
@@ -139,6 +158,7 @@ def main(out: Path, configs: list[str]) -> None:
     results["fit_fsdp"] = _max_diff(_flat(dp.state.params), _flat(fsdp.state.params))
     results["fsdp_shards"] = _shards(fsdp.state.params)
     results["fsdp_opt_shards"] = _shards(fsdp.state.opt_state)
+    results.update(_fused_vs_per_step(dp, lines))
     results["dp_shards"] = _shards(dp.state.params)
     saved = _flat(fsdp.state)
     # The 8-device checkpoint resumed (finished: no step) on 1 and 2 devices.

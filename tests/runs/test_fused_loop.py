@@ -15,6 +15,8 @@ from jnn.runs.engine import Settings
 from jnn.runs.mesh import Placement
 from jnn.runs.signals import Preempted
 
+AUTO = (jax.sharding.AxisType.Auto,)  # axes jnn accepts (`mesh._check_mesh`)
+
 pytestmark = pytest.mark.usefixtures("fast_compiles")  # bitwise either way
 
 X = np.random.default_rng(0).normal(size=(90, 6)).astype(np.float32)
@@ -99,16 +101,15 @@ def test_per_step_callbacks_get_every_step_even_when_fusing(per_step):
     assert _bytes(fused.state) == _bytes(per_step.state)
 
 
-def test_fuse_steps_must_be_non_negative_and_on_one_device():
+def test_fuse_steps_must_be_non_negative():
     with pytest.raises(ValueError, match=r"expected `fuse_steps` >= 0, got -1"):
         _fit(fuse=-1)
-    one = Placement(jax.make_mesh((1,), ("data",)))  # a mesh, though of one
-    with pytest.raises(
-        ValueError,
-        match=r"expected `fuse_steps` = 1 or 0 \(auto\) for this run, got 4\. "
-        r"Hint: fused steps run on one device for now",
-    ):
-        _fit(fuse=4, mesh=one)
+
+
+def test_fused_steps_on_a_mesh_equal_the_per_step_run(per_step):
+    one = Placement(jax.make_mesh((1,), ("data",), AUTO))  # a mesh, though of one
+    fused = _fit(fuse=4, mesh=one)  # 4 devices: test_mesh_devices.py
+    assert _bytes(fused.state) == _bytes(per_step.state)
 
 
 def test_auto_fuses_the_epoch_bitwise_like_the_per_step_run(per_step):

@@ -12,6 +12,8 @@ from jnn import config as config_lib
 from jnn.runs import mesh, resume
 from jnn.runs.mesh import MeshConfig, Placement
 
+AUTO = (jax.sharding.AxisType.Auto,)  # axes jnn accepts (`mesh._check_mesh`)
+
 
 def test_one_device_places_nothing():
     placement = Placement.of(1)
@@ -24,7 +26,7 @@ def test_one_device_places_nothing():
 
 
 def test_a_one_device_mesh_is_no_mesh():
-    one = jax.make_mesh((1,), ("data",))
+    one = jax.make_mesh((1,), ("data",), AUTO)
     assert Placement.of(one).mesh is None
     assert Placement.of(0).size == jax.device_count()  # 0 = every device
 
@@ -40,6 +42,17 @@ def test_more_devices_than_jax_sees_is_refused():
 def test_a_mesh_spec_of_the_wrong_type_is_refused(bad):
     with pytest.raises(TypeError, match=r"expected an int >= 0, a jax\.sharding\.Mesh"):
         Placement.of(bad)
+
+
+def test_a_mesh_with_explicit_axes_is_refused():
+    explicit = jax.make_mesh((1,), ("data",), (jax.sharding.AxisType.Explicit,))
+    with pytest.raises(
+        ValueError,
+        match=r"expected a mesh whose axes are all of type Auto, got axis types "
+        r"\('Explicit',\)\. Hint: make it with jax\.make_mesh\(shape, names, "
+        r"axis_types=\(jax\.sharding\.AxisType\.Auto,\) \* len\(names\)\)",
+    ):
+        Placement.of(explicit)
 
 
 def test_a_mesh_without_a_data_axis_is_refused():
@@ -131,7 +144,7 @@ def test_a_mesh_run_on_one_device_is_the_plain_run():
     kwargs = dict(epochs=2, batch_size=8, log=None, progress=False)
     loss = "sparse_softmax_cross_entropy"
     plain = jnn.train.fit(model, loss, optax.sgd(0.1), (x, y), **kwargs)
-    one = jax.make_mesh((1,), ("data",))
+    one = jax.make_mesh((1,), ("data",), AUTO)
     meshed = jnn.train.fit(model, loss, optax.sgd(0.1), (x, y), mesh=one, **kwargs)
     for a, b in zip(
         jax.tree.leaves(plain.state.params),
@@ -139,3 +152,13 @@ def test_a_mesh_run_on_one_device_is_the_plain_run():
         strict=True,
     ):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_a_batch_without_its_batch_axis_is_refused():
+    one = Placement(jax.make_mesh((1,), ("data",), AUTO))  # a mesh, though of one
+    with pytest.raises(
+        ValueError, match=r"expected batch arrays with a batch axis 0, got shape \(\)"
+    ):
+        one.batch(np.float32(1))
+    with pytest.raises(ValueError, match=r"a batch axis 1, got shape \(4,\)"):
+        one.batch({"x": np.zeros(4)}, axis=1)

@@ -65,6 +65,15 @@ def test_fit_data_parallel_equals_one_device(results):
     assert results["fit_dp"] < TOLERANCE
 
 
+def test_fused_steps_on_a_mesh_equal_one_step_per_dispatch_bitwise(results):
+    # 26 steps per epoch (1617 rows, batch 64): one dispatch by default
+    assert results["fusing_line"] == (
+        "fusing  26 steps per dispatch (auto: the whole epoch)"
+    )
+    assert results["fused_dp_kept"] == 0.0  # the split gathered on the devices
+    assert results["fused_dp_streamed"] == 0.0  # host batches split on axis 1
+
+
 def test_data_parallel_replicates_params(results):
     shards = results["dp_shards"]
     assert shards["['hidden']['weight']"] == [[64, 48]] * 4

@@ -12,6 +12,7 @@ learning rate per step where a gradient is near 0 (see test_mesh_devices);
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -117,6 +118,8 @@ def _gloo(line: str) -> bool:
 def test_only_process_0_writes_and_prints(runs):
     base, (first, second, *_) = runs
     assert "ep 2/2" in first and "saved to" in first
+    # each process fed its rows of K stacked batches (`jnn.runs.fusing`)
+    assert re.search(r"fusing  \d+ steps per dispatch \(auto: the whole epoch\)", first)
     lines = second.splitlines()
     printed = [x for x in lines if x.strip() and not _gloo(x)]
     assert printed == []
