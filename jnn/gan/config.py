@@ -81,6 +81,7 @@ class GanTrainConfig:
     batch_size: int = setting(64, rule=POSITIVE)  # real and fake samples per step
     steps: int = setting(2000, rule=POSITIVE)  # generator updates (the schedules')
     eval_every: int = setting(250, rule=POSITIVE)  # G steps between evaluations
+    fuse_steps: int = setting(0, rule=NON_NEGATIVE)  # per dispatch; 0 = auto
     checkpoint_every_steps: int = setting(0, rule=NON_NEGATIVE)  # 0 = final only
     keep_checkpoints: int = setting(0, rule=NON_NEGATIVE)  # newest kept; 0 = all
     on_nonfinite: str = setting("stop", choices=numerics.MODES)  # NaN/Inf: stop | skip

@@ -149,7 +149,7 @@ def plan(cfg, device_data: jax.Array) -> loop.Plan:
         return itertools.repeat(device_data, num_batches(epoch) - start)
 
     epochs = math.ceil(steps / every)
-    return loop.Plan(epochs, num_batches, batches, _one, fusable=False)
+    return loop.Plan(epochs, num_batches, batches, _one, shared=True)
 
 
 def task(cfg) -> tuple[Task, Settings, tuple]:

@@ -58,15 +58,25 @@ def _fold(step, use, with_logs: bool, placement, state, source, batch, sums: Sum
 _step_and_fold = jax.jit(_fold, static_argnums=(0, 1, 2, 3), donate_argnums=4)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
-def _steps_and_fold(step, use, placement, state, source, batches, sums: Sums):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3), donate_argnums=4)
+def _steps_and_fold(step, use, placement, shared, state, source, batches, sums):
     """K steps and their folds in one `lax.scan` over batches stacked on a
     leading axis: one dispatch for K steps. The loop body is `_fold` itself,
     so the state and sums equal K `_step_and_fold` calls bitwise on CPU
     (for steps without convolutions: see `jnn.runs.fusing`).
     A plan's gather runs once for all K batches, before the loop (one
-    gather, not K small ones inside it; the same values)."""
+    gather, not K small ones inside it; the same values). With `shared` =
+    K (a plan whose steps all take one batch), `batches` is that batch,
+    passed to each of the K steps."""
     weigh, gather = use
+    if shared:
+
+        def same(carry, _):
+            state, sums = carry
+            args = (step, use, False, placement, state, source, batches, sums)
+            return _fold(*args)[:2], None
+
+        return jax.lax.scan(same, (state, sums), None, length=shared)[0]
     if gather is not None:
         batches = jax.vmap(lambda batch: gather(source, batch))(batches)
         split = functools.partial(placement.split, axis=1)  # (K, B, ...): on B
@@ -87,7 +97,9 @@ def start(step, plan, fuse: int, state, batch, pos) -> Sums:
     """Device sums to continue `pos` (a `loop.Position`) from: zeros, or a
     resumed epoch's sums. `batch` is the epoch's first placed dispatch."""
     if pos.totals is None:
-        logs = _logs_shape(step, plan.gather, fuse, *_spec(state, plan.source, batch))
+        stacked = fuse > 1 and not plan.shared
+        spec = _spec(state, plan.source, batch)
+        logs = _logs_shape(step, plan.gather, stacked, *spec)
         zeros = {k: np.zeros(shape, dtype) for k, (shape, dtype) in logs.items()}
         # Host zeros go in with the first dispatch: creating or placing them
         # on the device first took 150-230 us, more than the call's copy.
@@ -107,14 +119,14 @@ def _spec(*trees) -> tuple:
 
 
 @functools.lru_cache(maxsize=16)
-def _logs_shape(step, gather, fuse: int, treedef, avals) -> dict:
+def _logs_shape(step, gather, stacked: bool, treedef, avals) -> dict:
     """`{name: (shape, dtype)}` of one step's summed metrics. Tracing the
     step for it took about 1 ms an epoch; the same inputs give the same."""
     structs = [
         jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals
     ]
     state, source, batch = jax.tree.unflatten(treedef, structs)
-    if fuse > 1:  # K stacked batches: one step sees one
+    if stacked:  # K stacked batches: one step sees one
         batch = jax.tree.map(lambda a: a.update(shape=a.shape[1:]), batch)
     if gather is not None:
         batch = jax.eval_shape(gather, source, batch)
@@ -123,12 +135,15 @@ def _logs_shape(step, gather, fuse: int, treedef, avals) -> dict:
     return {k: (v.shape, v.dtype) for k, v in logs.items()}
 
 
-def dispatch(step, plan, placement, with_logs: bool, fuse: int, state, batch, sums):
-    """Run one placed batch: a step (`fuse` = 1), or K stacked in one scan."""
+def dispatch(step, plan, placement, with_logs, fused: int, state, batch, sums):
+    """Run one placed batch: a step (`fused` = 0), or `fused` = K steps in one
+    scan (K stacked batches, or the one batch a shared plan's steps take)."""
     use, source = (plan.weight, plan.gather), plan.source
-    if fuse == 1:
+    if not fused:
         return _step_and_fold(
             step, use, with_logs, placement, state, source, batch, sums
         )
-    state, sums = _steps_and_fold(step, use, placement, state, source, batch, sums)
+    shared = fused if plan.shared else 0  # K steps on one batch, or K stacked
+    args = (step, use, placement, shared, state, source, batch, sums)
+    state, sums = _steps_and_fold(*args)
     return state, sums, None

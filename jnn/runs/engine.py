@@ -118,7 +118,7 @@ _TRAIN_KEYS = {
 
 def settings_of(train) -> Settings:
     """The `Settings` a config's [train] section sets; a field its task's
-    section has no setting for (e.g. a GAN's `fuse_steps`) keeps its default."""
+    section has no setting for (e.g. a GAN's `checkpoint_every`) keeps its default."""
     given = {f: getattr(train, k) for f, k in _TRAIN_KEYS.items() if hasattr(train, k)}
     return Settings(**given)
 
@@ -190,7 +190,7 @@ def run(
     settings = settings or Settings()
     _checks.one_of("run", "resume.mode", resume.mode, resume_lib.MODES)
     _checks.one_of("run", "on_nonfinite", settings.on_nonfinite, numerics.MODES)
-    fusing.check(settings.fuse_steps, task.plan, task.placement)
+    fusing.check(settings.fuse_steps)
     if not processes.is_main():  # process 0 alone prints (`jnn.runs.processes`)
         log, progress = (lambda line: None), False
     with compile_cache.enabled(settings.compilation_cache) as cache:
@@ -214,9 +214,7 @@ def _run(rundir, task, settings, log, stream, resume, stop, callbacks, cache):
     else:
         state, pos = _fresh(task), loop.Position()
     per_step = any(c.on_step is not None for c in callbacks)
-    fuse = fusing.choose(
-        settings.fuse_steps, task.step, state, task.plan, task.placement, per_step
-    )
+    fuse = fusing.choose(settings.fuse_steps, task.step, state, task.plan, per_step)
     log(console.start_block(task, rundir and rundir.dir, fuse))
     saver = _Saver(rundir, task, settings, callbacks)
     shown = None

@@ -4,19 +4,21 @@ Fusing K steps into one jitted `lax.scan` (`jnn.runs.dispatch`) saves the
 host's per-dispatch work K-1 times: on a 2-core CPU the digits MLP and LSTM
 configs train 1.1-1.2x, the char-level transformer 1.2x faster, and the
 tiny MLP of `benchmarks/suite.py` 3x (its step takes less time than a
-dispatch); README, "Benchmarks", has the numbers. The same dispatch ends every K batches, at the epoch's end and at
-checkpoint steps, so a resumed run replays it.
+dispatch); README, "Benchmarks", has the numbers. A dispatch ends every K
+batches, at the epoch's end and at checkpoint steps, so a resumed run
+replays it. Every task fuses alike: a GAN's K steps share one dispatch and
+the data each draws its batch from (`loop.Plan.shared`).
 
 "auto" picks, once per run, before the first step:
-- 1 (no fusing) where the loop cannot fuse: a callback's `on_step` wants
-  every step, or the task's plan does not stack (`loop.Plan.fusable`);
+- 1 (no fusing) where a callback's `on_step` wants every step;
 - 1 on a CPU for a step with a convolution: XLA:CPU runs convolutions inside
   a loop several times slower (a CNN's step 6x, `loop_device` in the suite;
   a residual net's config 7x) and with other roundings;
 - else the whole epoch, but at most `DISPATCH_SECONDS` of nominal work (the
   step's FLOPs, from its jaxpr, at `NOMINAL_FLOPS` of the backend: the
   progress display and a preemption signal wait for a dispatch) and
-  `DISPATCH_BYTES` of stacked batches.
+  `DISPATCH_BYTES` of stacked batches; below those, a divisor of the
+  epoch where one is at least half as long (one compiled program).
 """
 
 import math
@@ -44,24 +46,23 @@ class Choice(NamedTuple):
     why: str  # for the start block, e.g. "auto: the whole epoch"
 
 
-def choose(fuse_steps: int, step, state, plan, placement, per_step: bool) -> Choice:
+def choose(fuse_steps: int, step, state, plan, per_step: bool) -> Choice:
     """Steps per dispatch for a run: `fuse_steps` as set, or "auto" for 0.
 
     Args:
       fuse_steps: The setting: K > 0 as given, 0 for the rule above.
       step: The task's jitted step; `state`: its state (fresh or restored).
-      plan: The task's `loop.Plan`; `placement`: its `mesh.Placement`.
+      plan: The task's `loop.Plan`.
       per_step: Whether a callback wants every step (`on_step`).
 
     Raises:
-      ValueError: if `fuse_steps` is negative, or > 1 where the loop cannot
-        fuse (a plan that does not stack).
+      ValueError: if `fuse_steps` is negative.
     """
-    cannot = check(fuse_steps, plan, placement)
+    check(fuse_steps)
     if fuse_steps:
         return Choice(fuse_steps, "as set")
-    if cannot or per_step:
-        return Choice(1, f"auto: {cannot or 'a callback sees every step'}")
+    if per_step:
+        return Choice(1, "auto: a callback sees every step")
     batch = _one_batch(plan)
     jaxpr = jax.make_jaxpr(step)(state, batch).jaxpr
     flops, convolves = _work(jaxpr)
@@ -70,33 +71,31 @@ def choose(fuse_steps: int, step, state, plan, placement, per_step: bool) -> Cho
         return Choice(1, "auto: convolutions run slower in a loop on a CPU")
     rate = NOMINAL_FLOPS.get(platform, ACCELERATOR_FLOPS)
     by_time = math.floor(DISPATCH_SECONDS * rate / flops) if flops else math.inf
-    by_bytes = DISPATCH_BYTES // max(_nbytes(batch), 1)
+    stacked = 0 if plan.shared else _nbytes(batch)  # a shared batch goes once
+    by_bytes = DISPATCH_BYTES // stacked if stacked else math.inf
     epoch = plan.num_batches(0)
-    steps = int(max(1, min(epoch, by_time, by_bytes)))
-    return Choice(steps, "auto: the whole epoch" if steps == epoch else "auto")
+    steps = _dividing(epoch, int(max(1, min(epoch, by_time, by_bytes))))
+    if steps == epoch:
+        return Choice(steps, "auto: the whole epoch")
+    return Choice(steps, f"auto: the epoch in {-(-epoch // steps)} dispatches")
 
 
-def check(fuse_steps: int, plan, placement) -> str:
-    """Raise unless `fuse_steps` fits the run; return why the loop cannot
-    fuse its steps ("" if it can).
+def _dividing(epoch: int, cap: int) -> int:
+    """At most `cap` steps, a divisor of the epoch if one above cap / 2 is:
+    the epoch's dispatches then compile one program, not two."""
+    for steps in range(cap, cap // 2, -1):
+        if epoch % steps == 0:
+            return steps
+    return cap
+
+
+def check(fuse_steps: int) -> None:
+    """Raise unless `fuse_steps` is an int >= 0 (0: auto).
 
     Raises:
-      ValueError: if `fuse_steps` is negative, or > 1 where the loop cannot
-        fuse.
+      ValueError: if it is negative. TypeError: if it is not an int.
     """
     _checks.non_negative_int("run", "fuse_steps", fuse_steps)
-    cannot = _cannot(plan, placement)
-    if fuse_steps > 1 and cannot:
-        expected = "`fuse_steps` = 1 or 0 (auto) for this run"
-        raise _checks.value_error("run", expected, fuse_steps, cannot)
-    return cannot
-
-
-def _cannot(plan, placement) -> str:
-    """Why the loop cannot fuse this run's steps ("" if it can)."""
-    if not plan.fusable:
-        return "each step of the task takes the same data"
-    return ""
 
 
 def _one_batch(plan):

@@ -42,9 +42,9 @@ class Plan(NamedTuple):
       gather: With a `source`, `gather(source, batch)` turns what `batches`
         yields (e.g. row indices and a mask) into the step's batch inside
         the jitted step, so only indices cross to the device.
-      fusable: Whether K batches stack into one fused dispatch; False for a
-        plan whose every batch is the same device data (a GAN's step draws
-        its own batch from it).
+      shared: Whether every step takes the same batch, e.g. a GAN's device
+        data, from which each step draws its own batch: a fused dispatch
+        then passes it once to its K steps instead of stacking K copies.
     """
 
     epochs: int
@@ -53,7 +53,7 @@ class Plan(NamedTuple):
     weight: Callable[[Any], jax.Array]
     source: Any = None  # arrays on the device the batches index into, or None
     gather: Callable[[Any, Any], Any] | None = None  # gather(source, batch)
-    fusable: bool = True  # False: one step per dispatch (batches do not stack)
+    shared: bool = False  # every step takes the same batch (not stacked)
 
 
 class Position(NamedTuple):
@@ -171,8 +171,9 @@ def run_epoch(
                 _phase(hooks, "compile", pos.epoch, True)
             if sums is None:
                 sums = dispatch.start(step, plan, fuse, state, batch, pos)
+            fused = size if fuse > 1 else 0
             state, sums, logs = dispatch.dispatch(
-                step, plan, hooks.placement, bool(on_steps), fuse, state, batch, sums
+                step, plan, hooks.placement, bool(on_steps), fused, state, batch, sums
             )
             if compiling:
                 _phase(hooks, "compile", pos.epoch, False)
@@ -240,12 +241,12 @@ def _feed(plan: Plan, pos: Position, hooks: Hooks, at, fuse: int, every: int):
                 yield end - first, batches.stacked(first, end)
             return
         for chunk in _chunks(items, at, fuse, every):
-            if fuse == 1:
-                yield 1, chunk[0]
+            if fuse == 1 or plan.shared:
+                yield len(chunk), chunk[0]
             else:
                 yield len(chunk), jax.tree.map(lambda *b: np.stack(b), *chunk)
 
-    place = prefetch.placer(hooks.placement, stacked=fuse > 1)
+    place = prefetch.placer(hooks.placement, stacked=fuse > 1 and not plan.shared)
     depth = hooks.prefetch_depth
     depth = prefetch.default_depth() if depth is None else depth
 

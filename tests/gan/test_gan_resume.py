@@ -18,6 +18,7 @@ TINY = [
     *("train.steps=30", "train.eval_every=10", "train.batch_size=32"),
     *("gan.g_hidden=[16]", "gan.d_hidden=[16]", "gan.num_eval_samples=200"),
     "data.num_samples=256",
+    "train.fuse_steps=1",  # `stop` polled after each step: the points below
 ]
 
 
@@ -63,6 +64,34 @@ def test_preempted_gan_run_resumes_bitwise(cfg, tmp_path):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     assert _lines(run) == _lines(tmp_path / "whole")
     assert [r["step"] for r in _lines(run)] == [10, 20, 30]
+
+
+def _same_state(a, b) -> bool:
+    def raw(leaf):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        return np.asarray(leaf).tobytes()
+
+    return [raw(x) for x in jax.tree.leaves(a)] == [raw(x) for x in jax.tree.leaves(b)]
+
+
+def test_a_fused_gan_run_equals_the_per_step_run_and_resumes_bitwise(cfg, tmp_path):
+    whole = fit(cfg, tmp_path / "whole", log=None)
+    fused = config_lib.replace(cfg, ["train.fuse_steps=5"])
+    run = tmp_path / "fused"
+    # polls: after steps 5, 10 (and its evaluation), 15
+    with pytest.raises(Preempted) as event:
+        fit(fused, run, log=None, stop=_stop_at(3))
+    assert event.value.step == 15
+    lines = []
+    resumed = fit(fused, run, log=lines.append)
+    assert "fusing  5 steps per dispatch (as set)" in lines[1]
+    assert _same_state(resumed.state, whole.state)
+    assert _lines(run) == _lines(tmp_path / "whole")
+    start = []
+    auto = fit(config_lib.replace(cfg, ["train.fuse_steps=0"]), None, log=start.append)
+    assert "fusing  10 steps per dispatch (auto: the whole epoch)" in start[0]
+    assert _same_state(auto.state, whole.state)
 
 
 def test_gan_resume_modes(cfg, tmp_path):

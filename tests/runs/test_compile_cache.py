@@ -69,6 +69,6 @@ def test_the_config_field_reaches_the_engine(tmp_path):
         config_lib.defaults("gan"), [f"train.compilation_cache={tmp_path}"]
     )
     assert settings_of(gan.train).compilation_cache == str(tmp_path)
-    assert settings_of(gan.train).fuse_steps == 0  # a GAN's [train] has none: auto
+    assert settings_of(gan.train).checkpoint_every == 0  # a GAN's [train] has none
     with pytest.raises(TypeError, match=r"train\.compilation_cache"):
         config_lib.replace(config_lib.defaults(), ["train.compilation_cache=3"])

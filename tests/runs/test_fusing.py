@@ -9,7 +9,6 @@ import pytest
 from jnn import layers as nn
 from jnn import losses
 from jnn.runs import fusing, loop
-from jnn.runs.mesh import ONE_DEVICE, Placement
 from jnn.train import fitting, supervised
 
 AUTO = (jax.sharding.AxisType.Auto,)  # axes jnn accepts (`mesh._check_mesh`)
@@ -37,9 +36,9 @@ def _mlp():
     return nn.serial(nn.flatten(), nn.dense(16), nn.relu(), nn.dense(2))
 
 
-def _choose(parts, fuse_steps=0, placement=ONE_DEVICE, per_step=False):
+def _choose(parts, fuse_steps=0, per_step=False):
     step, state, plan = parts
-    return fusing.choose(fuse_steps, step, state, plan, placement, per_step)
+    return fusing.choose(fuse_steps, step, state, plan, per_step)
 
 
 def test_a_small_step_fuses_the_whole_epoch():
@@ -65,37 +64,42 @@ def test_dispatches_are_capped_by_nominal_time_and_by_bytes(monkeypatch):
     # 3 steps' FLOPs in DISPATCH_SECONDS at the nominal CPU rate
     rate = 3.5 * flops / fusing.DISPATCH_SECONDS
     monkeypatch.setitem(fusing.NOMINAL_FLOPS, "cpu", rate)
-    assert _choose(parts) == (3, "auto")
+    assert _choose(parts) == (3, "auto: the epoch in 2 dispatches")  # 3 + 2
     monkeypatch.setitem(fusing.NOMINAL_FLOPS, "cpu", 1.0)  # too slow for one
-    assert _choose(parts) == (1, "auto")
+    assert _choose(parts) == (1, "auto: the epoch in 5 dispatches")
     monkeypatch.setitem(fusing.NOMINAL_FLOPS, "cpu", 1e30)
     batch_bytes = 8 * (6 * 6 * 4 + 4 + 4)  # x float32, y int32, mask float32
     monkeypatch.setattr(fusing, "DISPATCH_BYTES", 2 * batch_bytes + 1)
-    assert _choose(parts) == (2, "auto")
+    assert _choose(parts) == (2, "auto: the epoch in 3 dispatches")
 
 
 def _batch(parts):
     return fusing._one_batch(parts[2])
 
 
-def test_what_cannot_fuse_runs_per_step_or_is_refused():
+def test_a_callback_on_every_step_or_a_bad_setting_runs_per_step_or_is_refused():
     parts = _run_parts(_mlp())
     assert _choose(parts, per_step=True) == (1, "auto: a callback sees every step")
-    one = Placement(jax.make_mesh((1,), ("data",), AUTO))  # a mesh, though of one
-    assert _choose(parts, placement=one) == (5, "auto: the whole epoch")
-    step, state, plan = parts
-    alike = plan._replace(fusable=False)
-    why = "auto: each step of the task takes the same data"
-    assert _choose((step, state, alike)) == (1, why)
-    with pytest.raises(
-        ValueError,
-        match=r"expected `fuse_steps` = 1 or 0 \(auto\) for this run, got 2\. "
-        r"Hint: each step of the task takes the same data",
-    ):
-        fusing.check(2, alike, ONE_DEVICE)
     with pytest.raises(ValueError, match=r"expected `fuse_steps` >= 0, got -1"):
-        fusing.check(-1, plan, ONE_DEVICE)
-    assert fusing.check(1, alike, ONE_DEVICE)  # 1 is always fine
+        fusing.check(-1)
+    with pytest.raises(TypeError, match=r"expected `fuse_steps` to be an int"):
+        fusing.check(2.0)
+
+
+def test_a_shared_batch_is_not_capped_by_bytes(monkeypatch):
+    step, state, plan = _run_parts(_mlp())
+    monkeypatch.setattr(fusing, "DISPATCH_BYTES", 1)  # any stack is too big
+    assert _choose((step, state, plan)) == (1, "auto: the epoch in 5 dispatches")
+    shared = plan._replace(shared=True)  # as if each step took one batch alike
+    assert _choose((step, state, shared)) == (5, "auto: the whole epoch")
+
+
+@pytest.mark.parametrize(
+    "epoch, cap, steps",
+    [(500, 242, 125), (103, 21, 21), (12, 5, 4), (10, 2, 2), (7, 1, 1), (9, 9, 9)],
+)
+def test_a_dispatch_divides_the_epoch_when_half_the_cap_allows(epoch, cap, steps):
+    assert fusing._dividing(epoch, cap) == steps
 
 
 def test_flops_count_products_convolutions_and_loop_bodies():
@@ -120,11 +124,11 @@ def test_flops_count_products_convolutions_and_loop_bodies():
     assert work(grad, a, b)[0] == 2 * (2 * 4 * 5 * 3)
 
 
-def test_a_gan_plan_does_not_stack():
+def test_a_gan_plan_shares_its_data_among_steps():
     from types import SimpleNamespace
 
     from jnn.gan import task as gan_task
 
-    assert loop.Plan(1, len, len, len).fusable  # the default
+    assert not loop.Plan(1, len, len, len).shared  # the default
     cfg = SimpleNamespace(train=SimpleNamespace(steps=10, eval_every=5))
-    assert not gan_task.plan(cfg, jnp.zeros((4, 2))).fusable
+    assert gan_task.plan(cfg, jnp.zeros((4, 2))).shared
