@@ -30,7 +30,6 @@ from jax.extend import core as jax_core
 
 from jnn import _checks
 
-AUTO = 0  # `fuse_steps` = 0: chosen by `choose`
 DISPATCH_SECONDS = 1.0  # nominal length of one fused dispatch, at most
 DISPATCH_BYTES = 64 << 20  # one dispatch's stacked batches, at most
 # FLOP/s a step reaches at least, per platform: the 784-512-512-10 MLP's step

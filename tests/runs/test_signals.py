@@ -1,6 +1,5 @@
 """`catch_preemption`: signals are recorded, handlers restored, exit codes named."""
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -14,7 +13,7 @@ def test_signal_is_recorded_instead_of_ending_the_process():
     before = signal.getsignal(signal.SIGTERM)
     with catch_preemption() as received:
         assert received() is None
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
         assert received() == signal.SIGTERM
         # the first signal puts the old handler back: a second acts as usual
         assert signal.getsignal(signal.SIGTERM) == before
@@ -23,10 +22,10 @@ def test_signal_is_recorded_instead_of_ending_the_process():
 
 def test_second_sigint_interrupts_at_once():
     with catch_preemption() as received:
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         assert received() == signal.SIGINT
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
 
 
 def test_other_threads_install_nothing():

@@ -108,7 +108,7 @@ def _leaves(tree) -> list[np.ndarray]:
 def _kill_at(epoch: int, batch: int) -> Callback:
     def on_step(end):
         if (end.epoch, end.batch) == (epoch, batch):
-            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, to this process
+            signal.raise_signal(signal.SIGTERM)  # a real signal, handled at once
 
     return Callback(on_step=on_step)
 
