@@ -91,6 +91,35 @@ def test_padded_batch_equals_sequences_run_one_by_one(kind, reverse):
         np.testing.assert_allclose(last[b], one_ys[0, final_step], **TOL)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_last_output_equals_the_stacked_outputs_step_bitwise(kind, reverse, masked):
+    # `return_sequences=False` carries the last output through the scan
+    # instead of stacking all T: the same values and gradients, bitwise.
+    x, lengths = padded_batch()
+    lengths = jnp.asarray([6, 0, 4]) if masked else None  # 0: zero output
+    params = cell_params(kind)
+    cell = CELLS[kind]
+
+    def stacked(params, x):
+        ys = np.arange(B), (lengths - 1).clip(0) if masked else None
+        out = unroll(cell, params, x, lengths, reverse=reverse)[1]
+        if reverse:
+            return out[:, 0]
+        return out[ys[0], ys[1]] if masked else out[:, -1]
+
+    def last(params, x):
+        layer = rnn(cell, return_sequences=False, reverse=reverse)
+        return layer.apply(params, {}, (x, lengths) if masked else x)[0]
+
+    def loss(fn):
+        return jax.jit(jax.value_and_grad(lambda p, x: jnp.sum(fn(p, x) ** 3), (0, 1)))
+
+    want, got = loss(stacked)(params, x), loss(last)(params, x)
+    assert [a.tobytes() for a in leaves(got)] == [a.tobytes() for a in leaves(want)]
+
+
 def test_zero_length_keeps_initial_carry_and_zero_outputs():
     last_layer = rnn(CELLS["lstm"], return_sequences=False)
 
