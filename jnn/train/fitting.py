@@ -84,7 +84,9 @@ def fit(
       augment: Optional `augment(key, x) -> x` applied to each training
         batch inside the jitted step, e.g. `jnn.data.augment.make(shift=1)`.
       settings: Checkpoint cadence and retention, non-finite handling,
-        TensorBoard (`jnn.runs.engine.Settings`); None means the defaults.
+        TensorBoard, steps per dispatch (`jnn.runs.engine.Settings`; its
+        `fuse_steps` = 0 lets `jnn.runs.fusing` choose); None means the
+        defaults.
       log, progress, resume, stop: As `jnn.runs.engine.run`.
       mesh: The devices to spread the run over, as a config's [mesh]: the
         size of the data axis (0 = all devices), a `jax.sharding.Mesh` with
