@@ -90,7 +90,7 @@ def _traced_with(fn, **patches):
 
 
 LAX = {"use_chunks": lambda: False}  # the CPU formulations off: plain lax
-ONE_CHUNK = {"chunk_count": lambda batch, size: 1}  # `_conv_phases`, no chunks
+ONE_CHUNK = {"chunk_count": lambda *_: 1}  # `_conv_phases`, no chunks
 
 
 def cnn_steps(batch):

@@ -37,9 +37,15 @@ from jax import lax
 
 from jnn.layers import _conv_phases
 
-# Elements (input plus output, all channels) of one chunk: the CNN's conv
-# 3x3 32 -> 64 on 8 images of 28x28, the fastest chunk measured for it.
-CHUNK_ELEMENTS = 8 * 28 * 28 * (32 + 64)
+# Elements (input plus output, all channels) of one chunk of a `lax` op: the
+# CNN's conv 3x3 32 -> 64 on 5 images of 28x28 (26 chunks of its batch of
+# 128, its first conv 1 -> 32 in 10), the fastest measured for its train
+# step on the 2-core CPU: ~13% faster than 8 images (16 and 6 chunks), and
+# than 4 images (32 chunks, ~5% faster than 8).
+CHUNK_ELEMENTS = 5 * 28 * 28 * (32 + 64)
+# The same for a `cpu_op` (`_conv_phases`): 8 images of the CNN's conv, as the
+# DCGAN's step (benchmarks/conv.py --gan) is ~9% slower with 5.
+CPU_OP_CHUNK_ELEMENTS = 8 * 28 * 28 * (32 + 64)
 MAX_CHUNKS = 32  # bounds the unrolled graph (compile time) for huge batches
 
 
@@ -48,10 +54,11 @@ def use_chunks() -> bool:
     return jax.default_backend() == "cpu"
 
 
-def chunk_count(batch: int, per_example: int) -> int:
+def chunk_count(batch: int, per_example: int, elements: int | None = None) -> int:
     """Return how many chunks split a batch of `batch` examples, each holding
-    `per_example` input plus output elements."""
-    size = max(1, CHUNK_ELEMENTS // max(per_example, 1))
+    `per_example` input plus output elements, into chunks of about `elements`
+    (default `CHUNK_ELEMENTS`)."""
+    size = max(1, (elements or CHUNK_ELEMENTS) // max(per_example, 1))
     return min(-(-batch // size), MAX_CHUNKS, batch)
 
 
@@ -113,9 +120,9 @@ def batch_chunked(
     if chunks is None:
         if not use_chunks():
             return op(x, weight)
-        op = cpu_op or op
+        op, elements = (op, None) if cpu_op is None else (cpu_op, CPU_OP_CHUNK_ELEMENTS)
         y_spec = jax.eval_shape(op, x[:1], weight)
-        chunks = chunk_count(batch, math.prod(x.shape[1:]) + y_spec.size)
+        chunks = chunk_count(batch, math.prod(x.shape[1:]) + y_spec.size, elements)
     chunks = max(1, min(chunks, batch))
     if chunks == 1:
         return op(x, weight)

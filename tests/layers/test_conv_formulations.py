@@ -168,8 +168,8 @@ def test_forward_mode_works_through_the_chunks():
 @pytest.mark.parametrize(
     ("batch", "per_example", "expected"),
     [
-        (128, 28 * 28 * (32 + 64), 16),  # the CNN's conv: chunks of 8
-        (128, 28 * 28 * (1 + 32), 6),  # its first conv: fewer, bigger chunks
+        (128, 28 * 28 * (32 + 64), 26),  # the CNN's conv: chunks of 5
+        (128, 28 * 28 * (1 + 32), 10),  # its first conv: fewer, bigger chunks
         (64, 10, 1),  # small examples: one chunk
         (3, 10**7, 3),  # never more chunks than examples
         (4096, 28 * 28 * 96, _conv_chunks.MAX_CHUNKS),  # bounded graph
@@ -177,6 +177,12 @@ def test_forward_mode_works_through_the_chunks():
 )
 def test_chunk_count(batch, per_example, expected):
     assert chunk_count(batch, per_example) == expected
+
+
+def test_cpu_ops_take_bigger_chunks():
+    """`_conv_phases` formulations: chunks of 8 of the CNN's conv images, not 5."""
+    per_example = 28 * 28 * (32 + 64)
+    assert chunk_count(128, per_example, _conv_chunks.CPU_OP_CHUNK_ELEMENTS) == 16
 
 
 @pytest.mark.parametrize(
@@ -198,7 +204,7 @@ def test_layers_take_the_cpu_path_with_equal_values(layer, x_shape, monkeypatch)
 
         return forward
 
-    monkeypatch.setattr(_conv_chunks, "chunk_count", lambda batch, size: 3)
+    monkeypatch.setattr(_conv_chunks, "chunk_count", lambda batch, size, elements: 3)
     w_shape = params["weight"].shape
     jaxpr = jax.make_jaxpr(apply(True))(_randn(x_shape, 0), _randn(w_shape, 1))
     assert "split" in str(jaxpr)  # 3 chunks
