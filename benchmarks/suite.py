@@ -1,8 +1,8 @@
 """Benchmark suite (not a test): jnn's training paths against hand-written JAX.
 
-Issue 12's four workloads (`workloads.py`) each run every variant of
-`variants.py` (hand-written JAX, jnn's bare step, the step `fit` runs, the
-fused path, the engine's host loop) in one process. Rounds interleave the
+Issue 12's four workloads and a transformer block (`workloads.py`) each
+run every variant of `variants.py` (hand-written JAX, jnn's bare step, the
+step `fit` runs, the fused path, the engine's host loop) in one process. Rounds interleave the
 variants (in a rotating order) so that load on a shared machine hits them
 alike; each round times K steps per variant, and the table gives the median
 over rounds in ms per step, the ratio to the hand-written step, the achieved
@@ -111,7 +111,7 @@ def summarise(w: workloads.Workload, raw: dict, matmul_flops: float) -> dict:
 
 
 def table(results: dict) -> str:
-    head = f"{'workload':<8} {'variant':<10} {'ms/step':>9} {'vs jax':>7} "
+    head = f"{'workload':<11} {'variant':<11} {'ms/step':>9} {'vs jax':>7} "
     head += f"{'min ms':>9} {'vs jax':>7} {'%peak':>6} {'compile s':>9}"
     lines = [head, "-" * len(head)]
     for name, res in results.items():
@@ -121,12 +121,12 @@ def table(results: dict) -> str:
             frac = row["peak_fraction"]
             frac = f"{100 * frac:.1f}" if frac is not None else "-"
             lines.append(
-                f"{name:<8} {variant:<10} {row['ms_per_step']:>9.3f} {ratio:>7} "
+                f"{name:<11} {variant:<11} {row['ms_per_step']:>9.3f} {ratio:>7} "
                 f"{row['min_ms_per_step']:>9.3f} {best:>7} "
                 f"{frac:>6} {row['compile_s']:>9.2f}"
             )
         gflops = res["matmul_gflops"]
-        lines.append(f"{'':8} (matmul {MATMUL}^3: {gflops:.1f} GFLOP/s)")
+        lines.append(f"{'':11} (matmul {MATMUL}^3: {gflops:.1f} GFLOP/s)")
     return "\n".join(lines)
 
 

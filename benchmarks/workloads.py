@@ -1,9 +1,10 @@
 """The benchmark suite's workloads: each model twice, in jnn and hand-written JAX.
 
-Issue 12's four workloads (Adam, softmax cross-entropy, 10 classes, random
-synthetic data). The hand-written side is what a person would write without
-a library: its own params dict and init, `lax.conv_general_dilated` and a
-`lax.reduce_window` max pool for the CNN, a `lax.scan` LSTM. The jnn side is
+Issue 12's four workloads and a transformer block (Adam, softmax
+cross-entropy, 10 classes, random synthetic data). The hand-written side is
+what a person would write without a library: its own params dict and init,
+`lax.conv_general_dilated` and a `lax.reduce_window` max pool for the CNN,
+a `lax.scan` LSTM, einsum attention. The jnn side is
 the same architecture from `jnn.layers`. Both compute the same function up to
 their different random initialisations.
 """
@@ -147,6 +148,61 @@ def _lstm_model():
     )
 
 
+SEQ, WIDTH, HEADS, MLP = 64, 128, 4, 512  # the transformer block's sizes
+
+
+def _block_init(key):
+    keys = jr.split(key, 7)
+    dense = {
+        "q": (WIDTH, WIDTH),
+        "k": (WIDTH, WIDTH),
+        "v": (WIDTH, WIDTH),
+        "o": (WIDTH, WIDTH),
+        "m1": (WIDTH, MLP),
+        "m2": (MLP, WIDTH),
+        "w": (SEQ * WIDTH, CLASSES),
+    }
+    params = {}
+    for k, (name, shape) in zip(keys, dense.items(), strict=True):
+        params[f"w{name}"] = _normal(k, shape, shape[0])
+        params[f"b{name}"] = jnp.zeros(shape[1:], jnp.float32)
+    for norm in ("ln1", "ln2"):
+        params[f"{norm}_scale"] = jnp.ones((WIDTH,), jnp.float32)
+        params[f"{norm}_bias"] = jnp.zeros((WIDTH,), jnp.float32)
+    return params
+
+
+def _layer_norm(params, name, x):
+    mean = x.mean(-1, keepdims=True)
+    var = jnp.square(x - mean).mean(-1, keepdims=True)
+    normed = (x - mean) * lax.rsqrt(var + 1e-5)
+    return normed * params[f"{name}_scale"] + params[f"{name}_bias"]
+
+
+def _block_forward(params, x):
+    """Pre-LayerNorm self-attention and GELU MLP, each residual (as
+    `jnn.layers.transformer_block`), then flatten and a dense classifier."""
+    batch, head = x.shape[0], WIDTH // HEADS
+
+    def project(name, h):
+        return h @ params[f"w{name}"] + params[f"b{name}"]
+
+    h = _layer_norm(params, "ln1", x)
+    q, k, v = (project(n, h).reshape(batch, SEQ, HEADS, head) for n in "qkv")
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(head).astype(np.float32)
+    mixed = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v)
+    x = x + project("o", mixed.reshape(batch, SEQ, WIDTH))
+    h = jax.nn.gelu(project("m1", _layer_norm(params, "ln2", x)))
+    x = x + project("m2", h)
+    return project("w", x.reshape(batch, -1))
+
+
+def _block_model():
+    return nn.serial(
+        nn.transformer_block(HEADS, mlp_features=MLP), nn.flatten(), nn.dense(CLASSES)
+    )
+
+
 WORKLOADS = {
     w.name: w
     for w in (
@@ -193,6 +249,16 @@ WORKLOADS = {
             lambda key: _dense_params(key, (64, 32, CLASSES)),
             _mlp_forward,
             200,
+        ),
+        Workload(
+            "transformer",
+            "transformer block (4 heads, width 128, MLP 512) over 64 steps, batch 32",
+            32,
+            (SEQ, WIDTH),
+            _block_model,
+            _block_init,
+            _block_forward,
+            10,
         ),
     )
 }
