@@ -29,12 +29,20 @@ class Cell(NamedTuple):
     `apply(params, carry, x_t) -> (carry, y_t)` runs one step; the carry is
     any pytree of (B, ...) arrays, `y_t` one (B, H) array.
     `initial_carry(batch_size, dtype=float32) -> carry` gives the zero carry.
+    `output(carry) -> y_t`, optional, reads the output `apply` returned from
+    the carry it returned (LSTM's h): then a layer that wants only the last
+    output runs a scan over carries alone, as a hand-written one would.
     Write your own cell by building this tuple; `rnn` accepts any `Cell`.
     """
 
     init: Callable[..., Any]
     apply: Callable[..., tuple[Any, jax.Array]]
     initial_carry: Callable[[int, Any], Any]
+    output: Callable[[Any], jax.Array] | None = None
+
+
+def _itself(carry):
+    return carry  # a cell whose carry is its output h
 
 
 def _step_check(where: str, x_t, f_in: int | None = None) -> None:
@@ -175,7 +183,7 @@ def simple_rnn_cell(
         h = jnp.tanh(x_t @ params["w_i"] + carry @ params["w_h"] + _row(params["bias"]))
         return h, h
 
-    return Cell(init, apply, _zeros_carry(where, features))
+    return Cell(init, apply, _zeros_carry(where, features), _itself)
 
 
 def lstm_cell(
@@ -244,7 +252,7 @@ def lstm_cell(
     def initial_carry(batch_size: int, dtype=jnp.float32):
         return zeros(batch_size, dtype), zeros(batch_size, dtype)
 
-    return Cell(init, apply, initial_carry)
+    return Cell(init, apply, initial_carry, lambda carry: carry[0])  # h
 
 
 def gru_cell(
@@ -308,4 +316,4 @@ def gru_cell(
         h = (1 - z) * n + z * carry
         return h, h
 
-    return Cell(init, apply, _zeros_carry(where, features))
+    return Cell(init, apply, _zeros_carry(where, features), _itself)

@@ -186,9 +186,19 @@ def _last(cell, params, x, lengths, reverse):
     """
     batch = x.shape[0]
     carry = cell.initial_carry(batch, _carry_dtype(params, x))
+    xs = jnp.swapaxes(x, 0, 1)  # (B, T, F) -> (T, B, F) for scan
+    if cell.output is not None:  # the last output is the final carry's
+        masks = _masks(lengths, x.shape[1])
+
+        def hold(c, x_t, m=None):
+            new = cell.apply(params, c, x_t)[0]
+            return (new if m is None else _hold(m, new, c)), None
+
+        step = hold if masks is None else lambda c, xm: hold(c, *xm)
+        inputs = xs if masks is None else (xs, masks)
+        return cell.output(lax.scan(step, carry, inputs, reverse=reverse)[0])
     spec = jax.eval_shape(lambda c, x_t: cell.apply(params, c, x_t)[1], carry, x[:, 0])
     none = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), spec)
-    xs = jnp.swapaxes(x, 0, 1)  # (B, T, F) -> (T, B, F) for scan
     if lengths is None:
 
         def step(c_y, x_t):

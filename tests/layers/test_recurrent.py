@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jnn import initializers
-from jnn.layers.cells import gru_cell, lstm_cell, simple_rnn_cell
+from jnn.layers.cells import Cell, gru_cell, lstm_cell, simple_rnn_cell
 from jnn.layers.combinators import named, serial
 from jnn.layers.recurrent import bidirectional, rnn, unroll
 
@@ -94,13 +94,18 @@ def test_padded_batch_equals_sequences_run_one_by_one(kind, reverse):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
-def test_last_output_equals_the_stacked_outputs_step_bitwise(kind, reverse, masked):
-    # `return_sequences=False` carries the last output through the scan
-    # instead of stacking all T: the same values and gradients, bitwise.
+@pytest.mark.parametrize("reads_carry", [True, False])
+def test_last_output_equals_the_stacked_outputs_step_bitwise(
+    kind, reverse, masked, reads_carry
+):
+    # `return_sequences=False` stacks no T outputs: it reads the final carry
+    # (`Cell.output`), or carries the last output through the scan (a cell
+    # without `output`); the same values and gradients, bitwise.
     x, lengths = padded_batch()
     lengths = jnp.asarray([6, 0, 4]) if masked else None  # 0: zero output
     params = cell_params(kind)
-    cell = CELLS[kind]
+    cell = CELLS[kind] if reads_carry else Cell(*CELLS[kind][:3])
+    assert (cell.output is not None) == reads_carry
 
     def stacked(params, x):
         ys = np.arange(B), (lengths - 1).clip(0) if masked else None
