@@ -162,9 +162,6 @@ def _loop(step, ts, batches, plan=None, **hooks) -> Callable[[], None]:
     return run
 
 
-_AUTO = (jax.sharding.AxisType.Auto,)
-
-
 def build(w: Workload, names, seed: int = 0) -> dict[str, Callable[[], None]]:
     """`{name: run}` for the variants in `names`, each over the same K batches."""
     x_host, y_host = workloads.synthetic(w, w.steps, seed)
@@ -201,7 +198,7 @@ def build(w: Workload, names, seed: int = 0) -> dict[str, Callable[[], None]]:
                 )
                 runs[name] = _loop(step, ts, None, plan, fuse_steps=w.steps)
             elif name == "loop_mesh1":
-                one = mesh.Placement(jax.make_mesh((1,), (mesh.AXIS,), _AUTO))
+                one = mesh.Placement(mesh._make_mesh(1))
                 placed = [one.batch(b) for b in batches]
                 runs[name] = _loop(step, one.state(ts), placed, placement=one)
             else:

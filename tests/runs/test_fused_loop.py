@@ -12,10 +12,8 @@ import jnn
 from jnn import layers as nn
 from jnn.runs.callbacks import Callback
 from jnn.runs.engine import Settings
-from jnn.runs.mesh import Placement
+from jnn.runs.mesh import Placement, _make_mesh
 from jnn.runs.signals import Preempted
-
-AUTO = (jax.sharding.AxisType.Auto,)  # axes jnn accepts (`mesh._check_mesh`)
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")  # bitwise either way
 
@@ -107,7 +105,7 @@ def test_fuse_steps_must_be_non_negative():
 
 
 def test_fused_steps_on_a_mesh_equal_the_per_step_run(per_step):
-    one = Placement(jax.make_mesh((1,), ("data",), AUTO))  # a mesh, though of one
+    one = Placement(_make_mesh(1))  # a mesh, though of one
     fused = _fit(fuse=4, mesh=one)  # 4 devices: test_mesh_devices.py
     assert _bytes(fused.state) == _bytes(per_step.state)
 

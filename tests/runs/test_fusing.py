@@ -11,8 +11,6 @@ from jnn import losses
 from jnn.runs import fusing, loop
 from jnn.train import fitting, supervised
 
-AUTO = (jax.sharding.AxisType.Auto,)  # axes jnn accepts (`mesh._check_mesh`)
-
 X = np.random.default_rng(0).normal(size=(40, 6, 6, 1)).astype(np.float32)
 Y = (X[:, 0, 0, 0] > 0).astype(np.int32)
 

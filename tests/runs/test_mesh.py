@@ -12,8 +12,6 @@ from jnn import config as config_lib
 from jnn.runs import mesh, resume
 from jnn.runs.mesh import MeshConfig, Placement
 
-AUTO = (jax.sharding.AxisType.Auto,)  # axes jnn accepts (`mesh._check_mesh`)
-
 
 def test_one_device_places_nothing():
     placement = Placement.of(1)
@@ -26,7 +24,7 @@ def test_one_device_places_nothing():
 
 
 def test_a_one_device_mesh_is_no_mesh():
-    one = jax.make_mesh((1,), ("data",), AUTO)
+    one = mesh._make_mesh(1)
     assert Placement.of(one).mesh is None
     assert Placement.of(0).size == jax.device_count()  # 0 = every device
 
@@ -144,7 +142,7 @@ def test_a_mesh_run_on_one_device_is_the_plain_run():
     kwargs = dict(epochs=2, batch_size=8, log=None, progress=False)
     loss = "sparse_softmax_cross_entropy"
     plain = jnn.train.fit(model, loss, optax.sgd(0.1), (x, y), **kwargs)
-    one = jax.make_mesh((1,), ("data",), AUTO)
+    one = mesh._make_mesh(1)
     meshed = jnn.train.fit(model, loss, optax.sgd(0.1), (x, y), mesh=one, **kwargs)
     for a, b in zip(
         jax.tree.leaves(plain.state.params),
@@ -155,7 +153,7 @@ def test_a_mesh_run_on_one_device_is_the_plain_run():
 
 
 def test_a_batch_without_its_batch_axis_is_refused():
-    one = Placement(jax.make_mesh((1,), ("data",), AUTO))  # a mesh, though of one
+    one = Placement(mesh._make_mesh(1))  # a mesh, though of one
     with pytest.raises(
         ValueError, match=r"expected batch arrays with a batch axis 0, got shape \(\)"
     ):
