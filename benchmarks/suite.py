@@ -2,18 +2,20 @@
 
 Issue 12's four workloads and a transformer block (`workloads.py`) each
 run every variant of `variants.py` (hand-written JAX, jnn's bare step, the
-step `fit` runs, the fused path, the engine's host loop) in one process. Rounds interleave the
-variants (in a rotating order) so that load on a shared machine hits them
-alike; each round times K steps per variant, and the table gives the median
-over rounds in ms per step, the ratio to the hand-written step, the achieved
-FLOP/s (XLA's cost analysis of the hand-written step) as a fraction of a
-large matmul's FLOP/s measured in the same rounds, and the compile time (the
-first round's extra time). On a shared machine the least loaded round
-(`min ms`, and its ratio to the hand-written step's least loaded round) is
-the steadier number. Results also go to JSON.
+step `fit` runs, the fused path, the engine's host loop) in one process;
+the DCGAN of configs/gan_mnist.toml runs those of `gan_variants.py`.
+Rounds interleave the variants (in a rotating order) so that load on a
+shared machine hits them alike; each round times K steps per variant, and
+the table gives the median over rounds in ms per step, the ratio to the
+hand-written step, the achieved FLOP/s (XLA's cost analysis of the
+hand-written step) as a fraction of a large matmul's FLOP/s measured in the
+same rounds, and the compile time (the first round's extra time). On a
+shared machine the least loaded round (`min ms`, and its ratio to the
+hand-written step's least loaded round) is the steadier number. Results
+also go to JSON.
 
 Usage (from the repo root, with jnn installed or PYTHONPATH=.):
-  python benchmarks/suite.py                       # about 3 minutes on 2 cores
+  python benchmarks/suite.py                       # about 6 minutes on 2 cores
   python benchmarks/suite.py --quick --workloads tiny,mlp --json out.json
 """
 
@@ -24,6 +26,7 @@ import platform
 import statistics
 import time
 
+import gan_variants
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -33,6 +36,8 @@ import variants
 import workloads
 
 MATMUL = 1024  # the peak reference: an (N, N) @ (N, N) float32 matmul
+WORKLOADS = {**workloads.WORKLOADS, "dcgan": gan_variants.WORKLOAD}
+ALL_VARIANTS = tuple(dict.fromkeys(variants.NAMES + gan_variants.NAMES))
 
 
 def step_flops(w: workloads.Workload) -> float | None:
@@ -70,7 +75,7 @@ def _timed(run) -> float:
 
 def measure(w: workloads.Workload, names, rounds: int, probe) -> dict:
     """Interleaved rounds of every variant of `w`; seconds per step, per round."""
-    runs = variants.build(w, names)
+    runs = w.build(w.steps, names) if w.build else variants.build(w, names)
     first = {name: _timed(run) for name, run in runs.items()}  # compiles
     times = {name: [] for name in runs}
     peak = []
@@ -84,7 +89,7 @@ def measure(w: workloads.Workload, names, rounds: int, probe) -> dict:
 
 def summarise(w: workloads.Workload, raw: dict, matmul_flops: float) -> dict:
     """Medians, ratios to hand-written JAX, FLOP fractions, compile times."""
-    flops = step_flops(w)
+    flops = w.flops() if w.flops else step_flops(w)
     peak = matmul_flops / statistics.median(raw["matmul_s"])
     medians = {n: statistics.median(t) for n, t in raw["times"].items()}
     base = medians.get("jax")
@@ -147,8 +152,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds, not 7")
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--workloads", default=",".join(workloads.WORKLOADS))
-    parser.add_argument("--variants", default=",".join(variants.NAMES))
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--variants", default=",".join(ALL_VARIANTS))
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument(
         "--all", action="store_true", help="also run variants slow on CPU"
@@ -157,19 +162,23 @@ def main(argv=None) -> None:
     rounds = args.rounds or (3 if args.quick else 7)
     names = args.variants.split(",")
     for name in names:
-        if name not in variants.NAMES:
-            parser.error(f"unknown variant {name!r}; choose from {variants.NAMES}")
+        if name not in ALL_VARIANTS:
+            parser.error(f"unknown variant {name!r}; choose from {ALL_VARIANTS}")
+    for name in args.workloads.split(","):
+        if name not in WORKLOADS:
+            parser.error(f"unknown workload {name!r}; choose from {tuple(WORKLOADS)}")
     info = machine()
     print(f"{info['device']}, {info['cpus']} CPUs, load {info['load_avg']}")
     print(f"median over {rounds} interleaved rounds; ratio to hand-written jit")
     probe, matmul_flops = matmul_probe()
     results = {}
     for name in args.workloads.split(","):
-        w = workloads.WORKLOADS[name]
-        chosen = names
+        w = WORKLOADS[name]
+        chosen = [n for n in names if n in (w.variants or variants.NAMES)]
         if info["platform"] == "cpu" and not args.all:
-            chosen = [n for n in names if n not in w.slow_on_cpu]
-            for skipped in sorted(set(names) - set(chosen)):
+            slow = [n for n in chosen if n in w.slow_on_cpu]
+            chosen = [n for n in chosen if n not in w.slow_on_cpu]
+            for skipped in slow:
                 print(f"{name}: skipping {skipped} on CPU (slow; --all runs it)")
         raw = measure(w, chosen, rounds, probe)
         results[name] = summarise(w, raw, matmul_flops)

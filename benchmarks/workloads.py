@@ -39,6 +39,10 @@ class Workload(NamedTuple):
     count_forward: Callable | None = None  # forward for FLOP counting: XLA's
     # cost analysis counts a loop body once, so loops are unrolled there
     slow_on_cpu: tuple = ()  # variants skipped on CPU unless --all
+    # A workload that is not a classifier brings its own variants:
+    build: Callable | None = None  # build(steps, names) -> {name: run}
+    flops: Callable | None = None  # flops() -> one hand-written step's FLOPs
+    variants: tuple = ()  # the names `build` knows
 
 
 def _normal(key, shape, fan_in):
