@@ -50,6 +50,25 @@ def test_top_k_accuracy_matches_numpy(k):
     assert got[0, 0] == float(k >= 3)
 
 
+def test_accuracy_picks_the_class_lax_top_k_picks():
+    # k = 1 takes an argmax (one fused reduction), not lax.top_k: the same
+    # class for ties, infinities and all-equal rows.
+    x, _ = _scores_labels((64, 5))
+    x[:8] = np.round(x[:8]) + 0.0  # many ties (+ 0.0: no -0.0, see below)
+    x[8, :] = 0.0
+    x[9, [1, 3]] = np.inf
+    x[10, :] = -np.inf
+    x[11, 2] = -np.inf
+    top = np.asarray(jax.lax.top_k(jnp.asarray(x), 1)[1][:, 0])
+    for label in range(5):
+        y = np.full(64, label, np.int32)
+        want = (top == label).astype(np.float32)
+        np.testing.assert_array_equal(metrics.accuracy(x, y), want)
+    # -0.0 == 0.0: a tie, to the lower index (lax.top_k ranks -0.0 lower).
+    zeros = jnp.array([[-0.0, 0.0]])
+    np.testing.assert_array_equal(metrics.accuracy(zeros, jnp.array([0])), [1.0])
+
+
 def test_top_k_identities():
     x, y = _scores_labels()
     np.testing.assert_array_equal(
