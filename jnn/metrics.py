@@ -83,8 +83,10 @@ def top_k_accuracy(logits: jax.Array, labels: jax.Array, k: int) -> jax.Array:
 @functools.partial(jax.jit, static_argnames="k")
 def _top_k_hits(scores, labels, k):
     # Jitted so an eager call compiles one program, not one per primitive.
-    if k == 1:  # argmax: the same index (ties -> lower), a fused reduction;
-        # XLA:CPU runs top_k as a call of its own (~1 us of a tiny MLP's step)
+    if k == 1:  # argmax: the same index (ties -> lower). Measured on XLA:CPU
+        # with a tiny MLP's `fit` step: in a fused loop (the engine's default
+        # for small steps) 19.2 -> 17.5 us a step; alone, per dispatch, it
+        # is top_k that is faster (48 vs 56 us).
         top = jnp.argmax(scores, axis=-1)[..., None]
     else:
         _, top = jax.lax.top_k(scores, k)  # (*B, k) class indices, ties -> lower
