@@ -112,6 +112,11 @@ def make_train_step(
         )
         if scale is not None:
             grads = jax.tree.map(lambda g: g / scale, grads)
+        # The norm first, then the update (the barrier orders them): measured
+        # on XLA:CPU, the unguarded step of the 784-512-512-10 MLP went from
+        # 1.07x to 1.04x a hand-written one, the tiny MLP's from 1.42x to 1.28x.
+        grad_norm = optax.tree.norm(grads)
+        grads, grad_norm = jax.lax.optimization_barrier((grads, grad_norm))
 
         def update(_):
             params, opt_state = apply_optimizer(
@@ -120,11 +125,13 @@ def make_train_step(
             return params, new_state, opt_state
 
         logs = {"loss": data_loss, "objective": total}
-        logs["grad_norm"] = optax.tree.norm(grads)
+        logs["grad_norm"] = grad_norm
         for name, fn in metrics.items():
             logs[name] = masked_mean(fn(out, batch.y), batch.mask)
         keep = (ts.params, ts.state, ts.opt_state)
-        new, code = guarded(total, grads, update, keep, enabled=guard_nonfinite)
+        new, code = guarded(
+            total, grads, update, keep, enabled=guard_nonfinite, grad_norm=grad_norm
+        )
         loss_scale = ts.loss_scale
         if loss_scale is not None:
             new, code, loss_scale = _scaled_update(
@@ -165,10 +172,19 @@ def apply_optimizer(optimizer, grads, opt_state, params):
     return optax.apply_updates(params, updates), opt_state
 
 
-def guarded(objective: jax.Array, grads, update: Callable, keep, *, enabled=True):
+def guarded(
+    objective: jax.Array,
+    grads,
+    update: Callable,
+    keep,
+    *,
+    enabled=True,
+    grad_norm: jax.Array | None = None,
+):
     """`update(None)` if the objective and the gradients are finite, else `keep`.
 
-    With `enabled` False: `(update(None), None)`, no test at all.
+    With `enabled` False: `(update(None), None)`, no test at all. `grad_norm`
+    is the gradients' global norm if the caller has it already.
 
     NaN/Inf in any gradient makes the global norm non-finite: one cheap test
     per step. How a bad step keeps the old values depends on the platform
@@ -188,7 +204,9 @@ def guarded(objective: jax.Array, grads, update: Callable, keep, *, enabled=True
     """
     if not enabled:
         return update(None), None
-    ok = jnp.isfinite(objective) & jnp.isfinite(optax.tree.norm(grads))
+    if grad_norm is None:
+        grad_norm = optax.tree.norm(grads)
+    ok = jnp.isfinite(objective) & jnp.isfinite(grad_norm)
     args = (ok, objective, grads, update, keep)
     return jax.lax.platform_dependent(
         cpu=lambda: _by_branch(*args), default=lambda: _by_select(*args)
