@@ -15,7 +15,7 @@ hand-written step's least loaded round) is the steadier number. Results
 also go to JSON.
 
 Usage (from the repo root, with jnn installed or PYTHONPATH=.):
-  python benchmarks/suite.py                       # about 6 minutes on 2 cores
+  python benchmarks/suite.py                       # about 7 minutes on 2 cores
   python benchmarks/suite.py --quick --workloads tiny,mlp --json out.json
 """
 
