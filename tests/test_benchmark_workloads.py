@@ -61,14 +61,15 @@ def test_the_hand_written_dcgan_is_jnns_dcgan():
         jnp.shape, gan_variants.hand_init(cfg, jr.key(0))
     )
     z = jr.normal(jr.key(1), (4, cfg.gan.latent_dim))
-    fake = run.generator.apply(gs.g_params, gs.g_state, z)[0]
+    # Jitted: eagerly, every op of the two models compiles on its own (16 s).
+    fake = jax.jit(run.generator.apply)(gs.g_params, gs.g_state, z)[0]
     np.testing.assert_allclose(
-        gan_variants.generate(hand["g"], z), fake, rtol=1e-5, atol=1e-6
+        jax.jit(gan_variants.generate)(hand["g"], z), fake, rtol=1e-5, atol=1e-6
     )
     real = jr.uniform(jr.key(2), (4, *gan_variants.X_SHAPE), minval=-1.0)
     both = jnp.concatenate([real, fake])
-    logits = run.discriminator.apply(gs.d_params, gs.d_state, both)[0]
-    hand_logits = gan_variants.discriminate(hand["d"], both)
+    logits = jax.jit(run.discriminator.apply)(gs.d_params, gs.d_state, both)[0]
+    hand_logits = jax.jit(gan_variants.discriminate)(hand["d"], both)
     np.testing.assert_allclose(hand_logits, logits, rtol=1e-5, atol=1e-6)
     # The hand-written losses are jnn's non-saturating ones.
     d_loss = jnp.mean(losses.discriminator_loss(logits[:4], logits[4:]))
