@@ -57,46 +57,58 @@ def test_the_hand_written_dcgan_is_jnns_dcgan():
     assert len(jax.tree.leaves(hand)) == len(
         jax.tree.leaves((gs.g_params, gs.d_params))
     )
-    assert jax.tree.map(jnp.shape, hand) == jax.tree.map(
-        jnp.shape, gan_variants.hand_init(cfg, jr.key(0))
-    )
+    hand_shapes = jax.eval_shape(lambda: gan_variants.hand_init(cfg, jr.key(0)))
+    assert jax.tree.map(jnp.shape, hand) == jax.tree.map(jnp.shape, hand_shapes)
+
+    @jax.jit  # one program: eagerly, every op would compile on its own
+    def both_ways(z, real):
+        fake = run.generator.apply(gs.g_params, gs.g_state, z)[0]
+        both = jnp.concatenate([real, fake])
+        logits = run.discriminator.apply(gs.d_params, gs.d_state, both)[0]
+        hand_fake = gan_variants.generate(hand["g"], z)
+        hand_logits = gan_variants.discriminate(hand["d"], both)
+        jnn_losses = (
+            jnp.mean(losses.discriminator_loss(logits[:4], logits[4:])),
+            jnp.mean(losses.generator_loss(logits[4:])),
+        )
+        hand_losses = (
+            jnp.mean(
+                jax.nn.softplus(-hand_logits[:4]) + jax.nn.softplus(hand_logits[4:])
+            ),
+            jnp.mean(jax.nn.softplus(-hand_logits[4:])),
+        )
+        return (fake, logits, jnn_losses), (hand_fake, hand_logits, hand_losses)
+
     z = jr.normal(jr.key(1), (4, cfg.gan.latent_dim))
-    # Jitted: eagerly, every op of the two models compiles on its own (16 s).
-    fake = jax.jit(run.generator.apply)(gs.g_params, gs.g_state, z)[0]
-    np.testing.assert_allclose(
-        jax.jit(gan_variants.generate)(hand["g"], z), fake, rtol=1e-5, atol=1e-6
-    )
     real = jr.uniform(jr.key(2), (4, *gan_variants.X_SHAPE), minval=-1.0)
-    both = jnp.concatenate([real, fake])
-    logits = jax.jit(run.discriminator.apply)(gs.d_params, gs.d_state, both)[0]
-    hand_logits = jax.jit(gan_variants.discriminate)(hand["d"], both)
+    (fake, logits, jnn_losses), (hand_fake, hand_logits, hand_losses) = both_ways(
+        z, real
+    )
+    np.testing.assert_allclose(hand_fake, fake, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hand_logits, logits, rtol=1e-5, atol=1e-6)
     # The hand-written losses are jnn's non-saturating ones.
-    d_loss = jnp.mean(losses.discriminator_loss(logits[:4], logits[4:]))
-    hand_d = jnp.mean(
-        jax.nn.softplus(-hand_logits[:4]) + jax.nn.softplus(hand_logits[4:])
-    )
-    np.testing.assert_allclose(hand_d, d_loss, rtol=1e-6)
-    g_loss = jnp.mean(losses.generator_loss(logits[4:]))
-    np.testing.assert_allclose(
-        jnp.mean(jax.nn.softplus(-hand_logits[4:])), g_loss, rtol=1e-6
-    )
+    np.testing.assert_allclose(hand_losses, jnn_losses, rtol=1e-6)
 
 
 def test_the_hand_written_dcgan_step_trains_both_players():
     cfg = gan_variants.config(NARROW)
     step, opts = gan_variants.hand_step(cfg)
-    params = gan_variants.hand_init(cfg, jr.key(0))
-    states = {k: opts[k].init(params[k]) for k in params}
-    data = jr.uniform(jr.key(3), (16, *gan_variants.X_SHAPE), minval=-1.0)
-    count = jnp.zeros((), jnp.int32)
-    new, _, count, (d_loss, g_loss) = jax.jit(step)(
-        params, states, count, data, jr.key(1)
-    )
+
+    @jax.jit  # one program: eagerly, every op would compile on its own
+    def first_step(key):
+        params = gan_variants.hand_init(cfg, key)
+        states = {k: opts[k].init(params[k]) for k in params}
+        data = jr.uniform(jr.key(3), (16, *gan_variants.X_SHAPE), minval=-1.0)
+        count = jnp.zeros((), jnp.int32)
+        return params, step(params, states, count, data, jr.key(1))
+
+    params, (new, _, count, (d_loss, g_loss)) = first_step(jr.key(0))
     assert int(count) == 1
     assert np.isfinite(float(d_loss)) and np.isfinite(float(g_loss))
     # Adam moves every leaf of both players by about its learning rate.
-    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), new, params)
+    moved = jax.tree.map(
+        lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)))), new, params
+    )
     for player, section in (("g", cfg.optim.generator), ("d", cfg.optim.discriminator)):
         for value in jax.tree.leaves(moved[player]):
             assert 0.5 * section.lr < value < 1.5 * section.lr, moved
