@@ -142,11 +142,16 @@ def hand_step(cfg):
     return step, {"g": g_opt, "d": d_opt}
 
 
-def _hand(cfg, data):
+def _hand_start(cfg):
+    """The hand-written step and its first (params, opt_states)."""
     step, opts = hand_step(cfg)
-    step = jax.jit(step, donate_argnums=(0, 1, 2))
     params = hand_init(cfg, jr.key(0))
-    opt_states = {k: opts[k].init(params[k]) for k in params}
+    return step, params, {k: opts[k].init(params[k]) for k in params}
+
+
+def _hand(cfg, data):
+    step, params, opt_states = _hand_start(cfg)
+    step = jax.jit(step, donate_argnums=(0, 1, 2))
     count, key = jnp.zeros((), jnp.int32), jr.key(1)
 
     def run(k):
@@ -190,10 +195,7 @@ def build(steps: int, names) -> dict:
 
 def step_flops(cfg=None) -> float | None:
     """FLOPs of one hand-written step, from XLA's cost analysis."""
-    cfg = cfg or config()
-    step, opts = hand_step(cfg)
-    params = hand_init(cfg, jr.key(0))
-    opt_states = {k: opts[k].init(params[k]) for k in params}
+    step, params, opt_states = _hand_start(cfg or config())
     data = jnp.zeros((DATA, *X_SHAPE), jnp.float32)
     args = (params, opt_states, jnp.zeros((), jnp.int32), data, jr.key(1))
     try:
