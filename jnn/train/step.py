@@ -162,7 +162,10 @@ def _norm_first(grads):
     use of the grads (an optimization barrier). Measured on XLA:CPU, the
     unguarded step of the 784-512-512-10 MLP went from 1.07x to 1.04x a
     hand-written one, the tiny MLP's from 1.42x to 1.28x; other backends
-    keep XLA's own order, unmeasured."""
+    keep XLA's own order, unmeasured. In a fused loop the per-leaf sums
+    cost the tiny MLP about 2 of its 17.5 us a step; one sum over the
+    concatenated leaves saved 1.5 us there but cost the standalone step
+    3-7 us, so the norm stays per leaf."""
     norm = optax.tree.norm(grads)
     return jax.lax.platform_dependent(
         grads,
