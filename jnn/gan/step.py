@@ -20,7 +20,7 @@ from jnn.gan import losses
 from jnn.gan.state import GANState
 from jnn.runs.mesh import ONE_DEVICE, Placement
 from jnn.train.state import typed_key
-from jnn.train.step import apply_optimizer, guarded
+from jnn.train.step import guarded_update
 
 
 class StepOptions(NamedTuple):
@@ -121,14 +121,10 @@ def _make_d_update(generator, discriminator, d_optimizer, options, split):
             gs.d_params, gs, real, fake, (d_key, gp_key)
         )
 
-        def update(_):
-            params, opt = apply_optimizer(d_optimizer, grads, gs.d_opt, gs.d_params)
-            return params, d_state, opt
-
         logs = {"d_loss": loss, **logs}
-        keep = (gs.d_params, gs.d_state, gs.d_opt)
-        (d_params, d_state, d_opt), code = guarded(
-            loss, grads, update, keep, enabled=options.guard_nonfinite
+        old = (gs.d_params, gs.d_state, gs.d_opt)
+        (d_params, d_state, d_opt), code = guarded_update(
+            d_optimizer, loss, grads, old, d_state, options.guard_nonfinite
         )
         if code is not None:
             logs["nonfinite"] = code
@@ -156,14 +152,10 @@ def _make_g_update(generator, discriminator, g_optimizer, options, split):
             gs.g_params, gs, split(noise(z_key, options)), (g_key, d_key)
         )
 
-        def update(_):
-            params, opt = apply_optimizer(g_optimizer, grads, gs.g_opt, gs.g_params)
-            return params, g_state, opt
-
         logs = {"g_loss": loss}
-        keep = (gs.g_params, gs.g_state, gs.g_opt)
-        (g_params, g_state, g_opt), code = guarded(
-            loss, grads, update, keep, enabled=options.guard_nonfinite
+        old = (gs.g_params, gs.g_state, gs.g_opt)
+        (g_params, g_state, g_opt), code = guarded_update(
+            g_optimizer, loss, grads, old, g_state, options.guard_nonfinite
         )
         if code is not None:
             logs["nonfinite"] = code

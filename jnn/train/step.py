@@ -113,20 +113,13 @@ def make_train_step(
         if scale is not None:
             grads = jax.tree.map(lambda g: g / scale, grads)
         grads, grad_norm = _norm_first(grads)
-
-        def update(_):
-            params, opt_state = apply_optimizer(
-                optimizer, grads, ts.opt_state, ts.params
-            )
-            return params, new_state, opt_state
-
         logs = {"loss": data_loss, "objective": total}
         logs["grad_norm"] = grad_norm
         for name, fn in metrics.items():
             logs[name] = masked_mean(fn(out, batch.y), batch.mask)
         keep = (ts.params, ts.state, ts.opt_state)
-        new, code = guarded(
-            total, grads, update, keep, enabled=guard_nonfinite, grad_norm=grad_norm
+        new, code = guarded_update(
+            optimizer, total, grads, keep, new_state, guard_nonfinite, grad_norm
         )
         loss_scale = ts.loss_scale
         if loss_scale is not None:
@@ -184,6 +177,21 @@ def apply_optimizer(optimizer, grads, opt_state, params):
     with jax.numpy_dtype_promotion("standard"):
         updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
+
+
+def guarded_update(
+    optimizer, objective, grads, old, new_state, enabled=True, grad_norm=None
+):
+    """`optimizer`'s update of `old` = (params, state, opt_state) by `grads`,
+    with the model's `new_state`, through `guarded`: `old` is kept if the
+    objective or the gradients are not finite. Returns (new triple, code)."""
+    params, _, opt_state = old
+
+    def update(_):
+        new_params, new_opt = apply_optimizer(optimizer, grads, opt_state, params)
+        return new_params, new_state, new_opt
+
+    return guarded(objective, grads, update, old, enabled=enabled, grad_norm=grad_norm)
 
 
 def guarded(
